@@ -109,21 +109,8 @@ type UI interface {
 	Choose(ctx context.Context, keys []Info) (int, error)
 }
 
-// Cards is the part of PC/SC this package needs: the reader list and a PIV
-// session on one reader. The default is piv-go over PC/SC.
-type Cards interface {
-	Readers() ([]string, error)
-	Open(reader string) (*piv.YubiKey, error)
-}
-
-type pcsc struct{}
-
-func (pcsc) Readers() ([]string, error)               { return piv.Cards() }
-func (pcsc) Open(reader string) (*piv.YubiKey, error) { return piv.Open(reader) }
-
 // Client finds and opens YubiKeys.
 type Client struct {
-	cards  Cards
 	logger *slog.Logger
 }
 
@@ -133,12 +120,9 @@ type Option func(*Client)
 // WithLogger sets the logger (nil discards).
 func WithLogger(l *slog.Logger) Option { return func(c *Client) { c.logger = l } }
 
-// WithCards replaces PC/SC (for tests of the selection logic).
-func WithCards(cards Cards) Option { return func(c *Client) { c.cards = cards } }
-
 // NewClient returns a Client that reaches YubiKeys through PC/SC.
 func NewClient(opts ...Option) *Client {
-	c := &Client{cards: pcsc{}}
+	c := &Client{}
 	for _, o := range opts {
 		o(c)
 	}
@@ -152,7 +136,7 @@ func NewClient(opts ...Option) *Client {
 // that hold no usable YubiKey with the reason. No reader at all is not an
 // error: the list is empty.
 func (c *Client) List(ctx context.Context) ([]Info, []Skipped, error) {
-	readers, err := c.cards.Readers()
+	readers, err := piv.Cards()
 	if err != nil {
 		return nil, nil, fmt.Errorf("listing smart card readers: %w (is pcscd running? on Linux: systemctl start pcscd)", err)
 	}
@@ -245,7 +229,7 @@ func serials(keys []Info) string {
 // open connects to reader and checks that the card answers as a YubiKey:
 // the PIV applet is selectable and the card gives a version and a serial.
 func (c *Client) open(reader string) (*Key, error) {
-	yk, err := c.cards.Open(reader)
+	yk, err := piv.Open(reader)
 	if err != nil {
 		if strings.Contains(err.Error(), "selecting piv applet") {
 			return nil, errors.New("the card has no PIV applet: not a YubiKey")
