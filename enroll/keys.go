@@ -263,3 +263,31 @@ func VerifierFromFile(path string) (attest.Verifier, error) {
 	}
 	return attest.Verifier{Roots: roots, Intermediates: inter}, nil
 }
+
+// ChangePIN changes a key's PIN: the holder does this on receiving it.
+func (c Keys) ChangePIN(ctx context.Context, serial uint32) error {
+	k, err := c.Client.Open(ctx, serial, c.UI)
+	if err != nil {
+		return err
+	}
+	defer k.Close()
+	if err := k.ChangePIN(ctx, c.UI); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.Out, "PIN of YubiKey %d changed.\n", k.Info().Serial)
+	return nil
+}
+
+// UnblockPIN sets a new PIN with the PUK after the PIN was blocked.
+func (c Keys) UnblockPIN(ctx context.Context, serial uint32) error {
+	k, err := c.Client.Open(ctx, serial, c.UI)
+	if err != nil {
+		return err
+	}
+	defer k.Close()
+	if err := k.UnblockPIN(ctx, c.UI); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.Out, "PIN of YubiKey %d unblocked and set; it has its full tries again.\n", k.Info().Serial)
+	return nil
+}

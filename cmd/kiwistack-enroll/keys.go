@@ -92,6 +92,36 @@ func keysCmd(stdio cli.IO, logger **slog.Logger) *cobra.Command {
 	verify.Flags().StringVar(&root, "root", "", "PEM bundle of roots (and intermediates) to trust instead of Yubico's")
 	cmd.AddCommand(verify)
 	cmd.AddCommand(provisionCmd(newKeys))
+	for _, v := range []struct {
+		use, short string
+		run        func(enroll.Keys, *cobra.Command, uint32) error
+	}{
+		{"change-pin [SERIAL]", "Change a YubiKey's PIN (asks for the current one and the new one twice)",
+			func(k enroll.Keys, cmd *cobra.Command, s uint32) error { return k.ChangePIN(cmd.Context(), s) }},
+		{"unblock-pin [SERIAL]", "Set a new PIN with the PUK after the PIN was blocked",
+			func(k enroll.Keys, cmd *cobra.Command, s uint32) error { return k.UnblockPIN(cmd.Context(), s) }},
+	} {
+		cmd.AddCommand(&cobra.Command{
+			Use:   v.use,
+			Short: v.short,
+			Args:  cobra.MaximumNArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				var serial uint32
+				if len(args) == 1 {
+					s, err := parseSerial(args[0])
+					if err != nil {
+						return err
+					}
+					serial = s
+				}
+				k, err := newKeys()
+				if err != nil {
+					return err
+				}
+				return exitCode(v.run(k, cmd, serial))
+			},
+		})
+	}
 	return cmd
 }
 
@@ -156,9 +186,15 @@ func exitCode(err error) error {
 	case errors.Is(err, yubikey.ErrNoKey), errors.Is(err, yubikey.ErrNotFound), errors.Is(err, os.ErrNotExist):
 		return cli.WithCode(cli.ExitNotFound, err)
 	case errors.Is(err, yubikey.ErrWrongPIN), errors.Is(err, yubikey.ErrPINBlocked), errors.Is(err, yubikey.ErrTouchTimeout),
-		errors.Is(err, enroll.ErrAttestation), errors.Is(err, attest.ErrChain), errors.Is(err, attest.ErrKeyMismatch):
+		errors.Is(err, enroll.ErrAttestation), errors.Is(err, attest.ErrChain), errors.Is(err, attest.ErrKeyMismatch),
+		errorsAsPUK(err):
 		return cli.WithCode(cli.ExitDenied, err)
 	default:
 		return err
 	}
+}
+
+func errorsAsPUK(err error) bool {
+	var pe *yubikey.PUKError
+	return errors.As(err, &pe)
 }

@@ -141,3 +141,40 @@ func (u *UI) Choose(ctx context.Context, keys []yubikey.Info) (int, error) {
 	}
 	return n - 1, nil
 }
+
+// Secret implements yubikey.UI: it reads a PUK or a new PIN without echo,
+// asking twice for a new value.
+func (u *UI) Secret(ctx context.Context, req yubikey.SecretRequest) (string, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.pinSource != nil {
+		line, err := u.pinSource.ReadString('\n')
+		if err != nil && (err != io.EOF || line == "") {
+			return "", fmt.Errorf("reading the %s from standard input: %w", req.Label, err)
+		}
+		return strings.TrimRight(line, "\r\n"), nil
+	}
+	if u.readSecret == nil {
+		return "", fmt.Errorf("the %s is needed but standard input is not a terminal: run in a terminal, or pass --pin-stdin and pipe it in", req.Label)
+	}
+	fmt.Fprintf(u.out, "Enter the %s of YubiKey %d: ", req.Label, req.Key.Serial)
+	first, err := u.readSecret()
+	if err != nil {
+		return "", fmt.Errorf("reading the %s: %w", req.Label, err)
+	}
+	if first == "" {
+		return "", yubikey.ErrCanceled
+	}
+	if !req.New {
+		return first, nil
+	}
+	fmt.Fprintf(u.out, "Enter the %s again: ", req.Label)
+	second, err := u.readSecret()
+	if err != nil {
+		return "", fmt.Errorf("reading the %s: %w", req.Label, err)
+	}
+	if first != second {
+		return "", fmt.Errorf("the two %ss differ: nothing was changed", req.Label)
+	}
+	return first, nil
+}

@@ -83,3 +83,40 @@ func TestChoose(t *testing.T) {
 		t.Errorf("without a terminal: err = %v, want advice to use --serial", err)
 	}
 }
+
+func TestSecret(t *testing.T) {
+	answers := func(a ...string) func() (string, error) {
+		return func() (string, error) {
+			s := a[0]
+			a = a[1:]
+			return s, nil
+		}
+	}
+	for _, tc := range []struct {
+		name    string
+		req     yubikey.SecretRequest
+		typed   []string
+		want    string
+		wantErr bool
+	}{
+		{"PUK once", yubikey.SecretRequest{Label: "PUK"}, []string{"12345678"}, "12345678", false},
+		{"new PIN confirmed", yubikey.SecretRequest{Label: "new PIN", New: true}, []string{"24681357", "24681357"}, "24681357", false},
+		{"new PIN mismatch", yubikey.SecretRequest{Label: "new PIN", New: true}, []string{"24681357", "24681358"}, "", true},
+		{"empty cancels", yubikey.SecretRequest{Label: "PUK"}, []string{""}, "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			ui := New(strings.NewReader(""), &out)
+			ui.readSecret = answers(tc.typed...)
+			got, err := ui.Secret(context.Background(), tc.req)
+			if (err != nil) != tc.wantErr || got != tc.want {
+				t.Fatalf("Secret = %q, %v; want %q, err=%v", got, err, tc.want, tc.wantErr)
+			}
+			for _, typed := range tc.typed {
+				if typed != "" && strings.Contains(out.String(), typed) {
+					t.Fatalf("a secret was echoed: %q", out.String())
+				}
+			}
+		})
+	}
+}

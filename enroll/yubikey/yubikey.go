@@ -107,6 +107,16 @@ type UI interface {
 	Touch(key Info) (done func())
 	// Choose picks one of several keys; it returns the index.
 	Choose(ctx context.Context, keys []Info) (int, error)
+	// Secret asks for another secret (a PUK, a new PIN) without echo;
+	// label says which. For a new value the UI asks twice and compares.
+	Secret(ctx context.Context, req SecretRequest) (string, error)
+}
+
+// SecretRequest tells the UI which secret it asks for.
+type SecretRequest struct {
+	Key   Info
+	Label string // e.g. "PUK", "new PIN"
+	New   bool   // a new value: confirm it by asking twice
 }
 
 // Client finds and opens YubiKeys.
