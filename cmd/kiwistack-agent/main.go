@@ -18,5 +18,7 @@ func main() {
 	stdio := cli.StdIO()
 	logger := slog.New(slog.DiscardHandler)
 	root := cli.Root("kiwistack-agent", "the resident KiwiStack daemon: device certificate, tunnel, launchers and commands", stdio, &logger)
+	root.AddCommand(renderCmd(stdio, &logger))
+	root.AddCommand(dispatchCmd(stdio, &logger))
 	os.Exit(cli.Main(ctx, root, stdio))
 }

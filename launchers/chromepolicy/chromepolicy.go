@@ -1,0 +1,62 @@
+// Package chromepolicy decides the Chromium and Google Chrome managed
+// policy for a tenant's catalog (seed "Desktop apps", C3) and renders it as
+// the JSON file Linux reads from a policies/managed directory. Machine-wide
+// policy reaches the user's personal profile too, so every entry is scoped
+// to the tenant's hosts and nothing else is set; docs/launchers.md says why
+// each key is there. It writes no file.
+package chromepolicy
+
+import (
+	"bytes"
+	"encoding/json"
+
+	"github.com/kiwistack/endpoint/launchers/catalog"
+)
+
+// FileName is the policy file's name in each managed-policy directory.
+const FileName = "kiwistack.json"
+
+// Policy is the set of policies the agent manages. Empty fields are not
+// set at all.
+type Policy struct {
+	// AuthServerAllowlist lets Chromium answer a Negotiate (Kerberos
+	// SPNEGO) challenge from these servers, so that the TGT from the Linux
+	// login signs the user in to Keycloak without a prompt (seed C3, step
+	// 03). Chromium answers no other server.
+	AuthServerAllowlist string `json:"AuthServerAllowlist,omitempty"`
+	// AuthNegotiateDelegateAllowlist lets Chromium also delegate the user's
+	// ticket to these servers. Set only when the catalog asks for it
+	// (catalog.Catalog.KerberosDelegation).
+	AuthNegotiateDelegateAllowlist string `json:"AuthNegotiateDelegateAllowlist,omitempty"`
+}
+
+// HostPattern returns the Chromium server-list pattern covering exactly the
+// tenant's hosts: "*.od.<slug>.<suffix>" with subdomain routing (every app
+// and Keycloak live on subdomains; the leading "*." matches subdomains
+// only), or the single host "od.<slug>.<suffix>" with path routing.
+func HostPattern(c *catalog.Catalog) string {
+	if c.Routing == catalog.Path {
+		return c.Domain
+	}
+	return "*." + c.Domain
+}
+
+// For returns the policy for a validated catalog.
+func For(c *catalog.Catalog) Policy {
+	p := Policy{AuthServerAllowlist: HostPattern(c)}
+	if c.KerberosDelegation {
+		p.AuthNegotiateDelegateAllowlist = HostPattern(c)
+	}
+	return p
+}
+
+// JSON renders the policy as Chromium's Linux policy file: one JSON object,
+// keys in a fixed order, two-space indent, a final newline.
+func (p Policy) JSON() []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(p) // a struct of strings always encodes
+	return b.Bytes()
+}

@@ -1,0 +1,69 @@
+package chromepolicy
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/kiwistack/endpoint/launchers/catalog"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+func TestPolicyGolden(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		routing    catalog.Routing
+		delegation bool
+		pattern    string
+	}{
+		{"subdomain", catalog.Subdomain, false, "*.od.acme.kiwistack.io"},
+		{"path", catalog.Path, false, "od.acme.kiwistack.io"},
+		{"subdomain-delegation", catalog.Subdomain, true, "*.od.acme.kiwistack.io"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := catalog.Defaults("acme", tc.routing)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.KerberosDelegation = tc.delegation
+			got := For(c).JSON()
+			var m map[string]any
+			if err := json.Unmarshal(got, &m); err != nil {
+				t.Fatalf("not JSON: %v\n%s", err, got)
+			}
+			// Nothing but the Kerberos keys, each scoped to the tenant.
+			want := map[string]any{"AuthServerAllowlist": tc.pattern}
+			if tc.delegation {
+				want["AuthNegotiateDelegateAllowlist"] = tc.pattern
+			}
+			if len(m) != len(want) {
+				t.Errorf("keys %v, want %v", m, want)
+			}
+			for k, v := range want {
+				if m[k] != v {
+					t.Errorf("%s = %v, want %v", k, m[k], v)
+				}
+			}
+			path := filepath.Join("testdata", tc.name+".json")
+			if *update {
+				if err := os.MkdirAll("testdata", 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			golden, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (go test -update creates it)", err)
+			}
+			if !bytes.Equal(got, golden) {
+				t.Errorf("policy differs from %s:\n%s", path, got)
+			}
+		})
+	}
+}
