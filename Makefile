@@ -15,7 +15,7 @@ PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 win
 # Tests that need root, pcscd or namespaces fail instead of skipping when this is set.
 export KIWISTACK_REQUIRE_HW_TESTS ?= 1
 
-.PHONY: help build test test-deps cross lint fmt demo clean bench
+.PHONY: help build test test-deps test-nocgo cross lint fmt demo clean bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -28,9 +28,13 @@ build: ## build the three binaries into bin/
 test-deps: ## install the Debian packages and Go tools the tests need
 	@scripts/install-test-deps
 
-test: test-deps ## install what tests need, then run every test
+test: test-deps test-nocgo ## install what tests need, then run every test
 	scripts/start-pcscd
 	$(GO) test -count=1 -timeout 20m ./...
+
+test-nocgo: test-deps ## run the PC/SC tests with CGO_ENABLED=0: piv-go through the purego overlay
+	scripts/start-pcscd
+	CGO_ENABLED=0 $(GO) test -count=1 -overlay "$$(scripts/pcsc-overlay)" ./platform/pcsc/...
 
 bench: ## run the benchmarks that docs/BENCHMARKS.md reports
 	scripts/start-pcscd

@@ -21,6 +21,7 @@ type keysArgs struct {
 	json            bool
 	attestationRoot string
 	pinStdin        bool
+	readers         []string
 }
 
 func keysCmd(stdio cli.IO, logger **slog.Logger) *cobra.Command {
@@ -28,17 +29,20 @@ func keysCmd(stdio cli.IO, logger **slog.Logger) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "keys",
 		Short: "List, inspect, verify and provision YubiKeys",
+		Args:  cobra.NoArgs, // an unknown verb is an error, not help
+		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.PersistentFlags().BoolVar(&a.json, "json", false, "print JSON (a versioned schema) instead of text")
 	cmd.PersistentFlags().StringVar(&a.attestationRoot, "attestation-root", "", "PEM bundle of attestation roots to trust instead of Yubico's (test keys)")
 	cmd.PersistentFlags().BoolVar(&a.pinStdin, "pin-stdin", false, "read the PIN from standard input instead of prompting (scripts)")
+	cmd.PersistentFlags().StringSliceVar(&a.readers, "reader", nil, "only look at readers whose name contains this (repeatable); by default every reader is asked")
 
 	newKeys := func() (enroll.Keys, error) {
 		ui := terminal.New(stdio.In, stdio.Err)
 		if a.pinStdin {
 			ui.WithPINFrom(stdio.In)
 		}
-		k := enroll.Keys{Client: yubikey.NewClient(yubikey.WithLogger(*logger)), UI: ui, Out: stdio.Out, JSON: a.json}
+		k := enroll.Keys{Client: yubikey.NewClient(yubikey.WithLogger(*logger), yubikey.WithReaders(a.readers...)), UI: ui, Out: stdio.Out, JSON: a.json}
 		if a.attestationRoot != "" {
 			v, err := enroll.VerifierFromFile(a.attestationRoot)
 			if err != nil {

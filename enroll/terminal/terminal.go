@@ -78,7 +78,11 @@ func (u *UI) PIN(ctx context.Context, req yubikey.PINRequest) (string, error) {
 	if purpose == "" {
 		purpose = "unlock it"
 	}
-	fmt.Fprintf(u.out, "Enter the PIN of YubiKey %d to %s (%s left): ", req.Key.Serial, purpose, tries(req.Retries))
+	if req.Retries < 0 {
+		fmt.Fprintf(u.out, "Enter the PIN of YubiKey %d to %s: ", req.Key.Serial, purpose)
+	} else {
+		fmt.Fprintf(u.out, "Enter the PIN of YubiKey %d to %s (%s left): ", req.Key.Serial, purpose, tries(req.Retries))
+	}
 	type result struct {
 		pin string
 		err error

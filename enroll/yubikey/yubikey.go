@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/go-piv/piv-go/v2/piv"
 	"github.com/kiwistack/endpoint/attest"
@@ -121,7 +122,8 @@ type SecretRequest struct {
 
 // Client finds and opens YubiKeys.
 type Client struct {
-	logger *slog.Logger
+	logger  *slog.Logger
+	readers []string
 }
 
 // Option configures a Client.
@@ -129,6 +131,14 @@ type Option func(*Client)
 
 // WithLogger sets the logger (nil discards).
 func WithLogger(l *slog.Logger) Option { return func(c *Client) { c.logger = l } }
+
+// WithReaders limits the readers looked at to those whose name contains one
+// of the given strings (as yubico-piv-tool's -r does). Opening a reader takes
+// it exclusively for a moment, so this keeps away from readers that other
+// programs use.
+func WithReaders(names ...string) Option {
+	return func(c *Client) { c.readers = append(c.readers, names...) }
+}
 
 // NewClient returns a Client that reaches YubiKeys through PC/SC.
 func NewClient(opts ...Option) *Client {
@@ -146,10 +156,11 @@ func NewClient(opts ...Option) *Client {
 // that hold no usable YubiKey with the reason. No reader at all is not an
 // error: the list is empty.
 func (c *Client) List(ctx context.Context) ([]Info, []Skipped, error) {
-	readers, err := piv.Cards()
+	all, err := piv.Cards()
 	if err != nil {
 		return nil, nil, fmt.Errorf("listing smart card readers: %w (is pcscd running? on Linux: systemctl start pcscd)", err)
 	}
+	readers := c.filter(all)
 	var keys []Info
 	var skipped []Skipped
 	for _, r := range readers {
@@ -217,6 +228,22 @@ func (c *Client) Open(ctx context.Context, serial uint32, ui UI) (*Key, error) {
 	return k, nil
 }
 
+func (c *Client) filter(all []string) []string {
+	if len(c.readers) == 0 {
+		return all
+	}
+	var out []string
+	for _, r := range all {
+		for _, want := range c.readers {
+			if strings.Contains(r, want) {
+				out = append(out, r)
+				break
+			}
+		}
+	}
+	return out
+}
+
 func noKeyError(skipped []Skipped) error {
 	if len(skipped) == 0 {
 		return fmt.Errorf("%w: no smart card reader or key is connected; insert your YubiKey and try again", ErrNoKey)
@@ -240,9 +267,18 @@ func serials(keys []Info) string {
 // the PIV applet is selectable and the card gives a version and a serial.
 func (c *Client) open(reader string) (*Key, error) {
 	yk, err := piv.Open(reader)
+	for i := 0; err != nil && isSharingViolation(err) && i < 10; i++ {
+		// Another program holds the card for a moment (a PC/SC client
+		// opening it, as this one does); wait for it briefly.
+		time.Sleep(100 * time.Millisecond)
+		yk, err = piv.Open(reader)
+	}
 	if err != nil {
-		if strings.Contains(err.Error(), "selecting piv applet") {
+		switch {
+		case strings.Contains(err.Error(), "selecting piv applet"):
 			return nil, errors.New("the card has no PIV applet: not a YubiKey")
+		case isSharingViolation(err):
+			return nil, errors.New("the card is in use by another program (gpg-agent's scdaemon often holds YubiKeys: run `gpgconf --kill scdaemon`), try again when it is free")
 		}
 		return nil, fmt.Errorf("no card answers: %w", err)
 	}
@@ -260,7 +296,7 @@ func (c *Client) open(reader string) (*Key, error) {
 		PINRetries: -1,
 	}
 	if ff, err := yk.FormFactor(); err == nil && ff != 0 {
-		k.info.FormFactor = formFactorName(ff)
+		k.info.FormFactor = attest.FormFactorName(byte(ff))
 	}
 	if n, err := yk.Retries(); err == nil {
 		k.info.PINRetries = n
@@ -291,17 +327,28 @@ type Key struct {
 	yk     *piv.YubiKey
 	info   Info
 	logger *slog.Logger
+	closed bool
 }
 
 // Info returns what the card reported when it was opened.
 func (k *Key) Info() Info { return k.info }
 
-// Close releases the card.
+// Close releases the card. Closing twice is harmless.
 func (k *Key) Close() error {
+	if k.closed {
+		return nil
+	}
+	k.closed = true
 	if err := k.yk.Close(); err != nil {
 		return fmt.Errorf("closing YubiKey %d: %w", k.info.Serial, err)
 	}
 	return nil
+}
+
+// isSharingViolation reports PC/SC's SCARD_E_SHARING_VIOLATION, which
+// piv-go reports by message only.
+func isSharingViolation(err error) bool {
+	return strings.Contains(err.Error(), "other connections outstanding")
 }
 
 // swOf returns the status word piv-go saw, if err carries one.
@@ -313,14 +360,26 @@ func swOf(err error) (uint16, bool) {
 	return 0, false
 }
 
-// pinRetries reads the PIN retry counter without spending a try (an empty
-// VERIFY, NIST SP 800-73-4 part 2, 3.2.1).
-func (k *Key) pinRetries() (int, error) {
+// pinState reads the PIN retry counter without spending a try (an empty
+// VERIFY, NIST SP 800-73-4 part 2, 3.2.1). A card whose PIN is already
+// verified in this session answers 9000 instead of a count: then verified is
+// true and retries is -1 (unknown, and not blocked).
+func (k *Key) pinState() (retries int, verified bool, err error) {
 	n, err := k.yk.Retries()
 	if err != nil {
-		return 0, fmt.Errorf("reading the PIN retry counter: %w", err)
+		// piv-go v2.6.0 reports the 9000 answer with this message only.
+		if strings.Contains(err.Error(), "expected error code from empty pin") {
+			return -1, true, nil
+		}
+		return 0, false, fmt.Errorf("reading the PIN retry counter: %w", err)
 	}
-	return n, nil
+	return n, false, nil
+}
+
+// pinRetries is pinState without the verified flag.
+func (k *Key) pinRetries() (int, error) {
+	n, _, err := k.pinState()
+	return n, err
 }
 
 // VerifyPIN asks ui for the PIN and verifies it, asking again after a wrong
@@ -339,6 +398,10 @@ func (k *Key) VerifyPIN(ctx context.Context, ui UI, purpose string) error {
 		k.info.PINRetries = retries
 		pin, err := ui.PIN(ctx, PINRequest{Key: k.info, Retries: retries, Purpose: purpose, Again: again})
 		if err != nil {
+			if again {
+				// Keep what went wrong before: the PIN given was wrong.
+				return fmt.Errorf("%w; then reading the PIN: %w", &PINError{Retries: retries}, err)
+			}
 			return fmt.Errorf("reading the PIN: %w", err)
 		}
 		if err := checkPINFormat(pin); err != nil {
@@ -424,8 +487,16 @@ func (k *Key) Sign(ctx context.Context, ui UI, digest []byte, hash crypto.Hash, 
 		return nil, nil, fmt.Errorf("digest has %d bytes, %s wants %d", len(digest), hash, hash.Size())
 	}
 	if pol.PIN != piv.PINPolicyNever {
-		if err := k.VerifyPIN(ctx, ui, purpose); err != nil {
+		_, verified, err := k.pinState()
+		if err != nil {
 			return nil, nil, err
+		}
+		// PIN policy "once" lets a PIN verified earlier in this session
+		// serve; "always" wants it before every use.
+		if !verified || pol.PIN != piv.PINPolicyOnce {
+			if err := k.VerifyPIN(ctx, ui, purpose); err != nil {
+				return nil, nil, err
+			}
 		}
 	}
 	priv, err := k.yk.PrivateKey(piv.SlotAuthentication, pub, piv.KeyAuth{PINPolicy: piv.PINPolicyNever})
@@ -482,14 +553,6 @@ func (k *Key) Certificate() (*x509.Certificate, error) {
 		return nil, fmt.Errorf("reading the slot 9a certificate: %w", err)
 	}
 	return c, nil
-}
-
-func formFactorName(ff piv.Formfactor) string {
-	s := ff.String()
-	if strings.HasPrefix(s, "Formfactor(") || s == "" {
-		return fmt.Sprintf("unknown (0x%02x)", int(ff))
-	}
-	return s
 }
 
 // policyOf maps an attestation's policy names to piv-go's values.
