@@ -21,6 +21,7 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 build: ## build the three binaries into bin/
+	@scripts/install-test-deps --build
 	@mkdir -p $(BIN)
 	@for c in $(CMDS); do $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/$$c ./cmd/$$c; done
 	@echo "built $(CMDS) $(VERSION) into $(BIN)/"
