@@ -37,9 +37,10 @@ test-nocgo: test-deps ## run the PC/SC tests with CGO_ENABLED=0: piv-go through 
 	scripts/start-pcscd
 	CGO_ENABLED=0 $(GO) test -count=1 -overlay "$$(scripts/pcsc-overlay)" ./platform/pcsc/...
 
-bench: ## run the benchmarks that docs/BENCHMARKS.md reports
+bench: ## run the benchmarks that docs/BENCHMARKS.md reports, summarised by benchstat
 	scripts/start-pcscd
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./... | tee bench.txt
+	$(GO) tool benchstat bench.txt
 
 cross: ## build and vet every binary for linux, darwin and windows on amd64 and arm64
 	scripts/cross $(PLATFORMS)

@@ -71,7 +71,7 @@ type testCA struct {
 	key  crypto.Signer
 }
 
-func newTestCA(t *testing.T) *testCA {
+func newTestCA(t testing.TB) *testCA {
 	t.Helper()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	tmpl := &x509.Certificate{
@@ -119,7 +119,7 @@ func verifierFor(k *pcsctest.Key) attest.Verifier {
 
 // provision provisions the virtual key as John Doe, sysadmin of acme-corp,
 // and returns its new secrets.
-func provision(t *testing.T, vk *pcsctest.Key) yubikey.Credentials {
+func provision(t testing.TB, vk *pcsctest.Key) yubikey.Credentials {
 	t.Helper()
 	ctx := context.Background()
 	k, err := client(vk).Open(ctx, vk.Serial, nil)
@@ -466,5 +466,32 @@ func TestChangeAndUnblockPIN(t *testing.T) {
 	}
 	if err := k.VerifyPIN(ctx, &scriptUI{pins: []string{"13572468"}}, "test"); err != nil {
 		t.Fatalf("the PIN set with the PUK does not verify: %v", err)
+	}
+}
+
+// BenchmarkVerifyPINAndSign measures what the enroller does for one
+// signature with a provisioned key, through pcscd and the virtual key with
+// an immediate touch: read the retry counter, verify the PIN, read slot 9a's
+// metadata, sign a SHA-256 digest with P-256. A real YubiKey 5 takes about
+// 100-200 ms for the same, most of it in the secure element.
+func BenchmarkVerifyPINAndSign(b *testing.B) {
+	vk := pcsctest.Start(b, pcsctest.Options{Version: "5.7.1"})
+	vk.Card().SetTouchDelay(-1)
+	creds := provision(b, vk)
+	ctx := context.Background()
+	k, err := client(vk).Open(ctx, vk.Serial, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer k.Close()
+	digest := sha256.Sum256([]byte("enroll_device challenge"))
+	for b.Loop() {
+		ui := &scriptUI{pins: []string{creds.PIN}}
+		if err := k.VerifyPIN(ctx, ui, "sign"); err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := k.Sign(ctx, ui, digest[:], crypto.SHA256, "sign"); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
