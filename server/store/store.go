@@ -1,0 +1,205 @@
+// Package store owns the tenant API's persistent state: the roster of
+// administrator YubiKeys, enrolled devices and their certificates, one-time
+// nonces, and the hash-chained audit log. Store is the interface the API
+// uses; SQLite (modernc.org/sqlite, pure Go, WAL) implements it, and a
+// PostgreSQL store can follow behind the same interface.
+//
+// It stores and checks integrity; it does not verify signatures, apply policy
+// or talk to the CA, and it never stores secrets (PINs, private keys).
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Sentinel errors; test with errors.Is.
+var (
+	// ErrExists reports a row whose key (serial, fingerprint, nonce, id,
+	// public key) is already present.
+	ErrExists = errors.New("already exists")
+	// ErrNotFound reports a missing row, or a reference to one.
+	ErrNotFound = errors.New("not found")
+	// ErrNonceUsed reports a nonce that was already consumed.
+	ErrNonceUsed = errors.New("nonce already used")
+	// ErrNonceExpired reports a nonce past its expiry.
+	ErrNonceExpired = errors.New("nonce expired")
+	// ErrAuditBroken reports an audit log whose hash chain does not verify;
+	// the error is an *AuditError naming the first bad entry.
+	ErrAuditBroken = errors.New("audit log integrity check failed")
+)
+
+// AuditError names the first audit entry that breaks the chain.
+type AuditError struct {
+	// Seq is the sequence number of the entry (or of the missing entry).
+	Seq int64
+	// Problem says what is wrong with it.
+	Problem string
+}
+
+// Error implements error.
+func (e *AuditError) Error() string {
+	return fmt.Sprintf("audit entry %d: %s", e.Seq, e.Problem)
+}
+
+// Is reports ErrAuditBroken.
+func (e *AuditError) Is(target error) bool { return target == ErrAuditBroken }
+
+// RosterEntry is one administrator's YubiKey.
+type RosterEntry struct {
+	// Serial is the YubiKey serial number.
+	Serial uint32
+	// Admin is the administrator's name (CN of the slot 9a certificate).
+	Admin string
+	// Role is the administrator's role (OU of the slot 9a certificate).
+	Role string
+	// SPKISHA256 is the hex SHA-256 of the slot 9a public key's SPKI.
+	SPKISHA256 string
+	// Attestation is the PEM attestation chain recorded at provisioning.
+	Attestation []byte
+	// Burned is set once the key has been declared lost.
+	Burned bool
+	// BurnedAt is when the key was burned (zero if not).
+	BurnedAt time.Time
+	// AddedAt is when the entry was added.
+	AddedAt time.Time
+}
+
+// Device statuses.
+const (
+	StatusActive  = "active"
+	StatusLocked  = "locked"
+	StatusRevoked = "revoked"
+	StatusWiped   = "wiped"
+)
+
+// Device is an enrolled laptop.
+type Device struct {
+	// ID is the device id, random, assigned by CreateDevice when empty.
+	ID string
+	// Tenant is the tenant slug.
+	Tenant string
+	// HardwareFingerprint identifies the hardware; unique.
+	HardwareFingerprint string
+	// WireGuardPublicKey is the device's WireGuard key, base64; unique.
+	WireGuardPublicKey string
+	// Status is one of the Status constants.
+	Status string
+	// EnrolledBy is the serial of the YubiKey that signed the enrollment.
+	EnrolledBy uint32
+	// Certificates are the device's certificates, oldest first.
+	Certificates []DeviceCertificate
+	// CreatedAt and UpdatedAt are set by the store when zero.
+	CreatedAt, UpdatedAt time.Time
+}
+
+// DeviceCertificate records one certificate issued to a device.
+type DeviceCertificate struct {
+	// Serial is the certificate serial number in hex.
+	Serial string
+	// NotAfter is the end of the certificate's validity.
+	NotAfter time.Time
+	// IssuedAt is when the certificate was issued.
+	IssuedAt time.Time
+}
+
+// Nonce is a one-time server nonce bound to one operation instance.
+type Nonce struct {
+	// Value is the nonce, base64url.
+	Value string
+	// Operation is the operation id it was issued for.
+	Operation string
+	// Digest is the canonical digest of the operation (protocol.Operation).
+	Digest string
+	// CreatedAt is when it was issued.
+	CreatedAt time.Time
+	// ExpiresAt is when it stops being accepted.
+	ExpiresAt time.Time
+	// UsedAt is when it was consumed (zero if not).
+	UsedAt time.Time
+}
+
+// AuditRecord is what a caller appends to the audit log.
+type AuditRecord struct {
+	// Time is when it happened; the store's clock when zero.
+	Time time.Time
+	// Actor is the YubiKey serial of the signer, 0 when unknown.
+	Actor uint32
+	// Operation is the operation id.
+	Operation string
+	// ParamsDigest is the canonical digest of the operation, "" if none.
+	ParamsDigest string
+	// Result is the outcome, e.g. "accepted" or "rejected".
+	Result string
+	// Reason is the reason code of a rejection, "" otherwise.
+	Reason string
+}
+
+// AuditEntry is a record as stored: with its place in the hash chain.
+type AuditEntry struct {
+	AuditRecord
+	// Seq is the entry's sequence number, from 1 without gaps.
+	Seq int64
+	// PrevHash is the Hash of the previous entry (GenesisHash for the first).
+	PrevHash string
+	// Hash commits to PrevHash and every field of this entry (EntryHash).
+	Hash string
+}
+
+// AuditHead is the last entry of a verified chain; publishing it elsewhere
+// (a log line, a signed checkpoint) lets truncation be detected later.
+type AuditHead struct {
+	// Seq is the last sequence number (0 for an empty log).
+	Seq int64
+	// Hash is the last hash (GenesisHash for an empty log).
+	Hash string
+}
+
+// Store is the API's view of persistent state. Every method that writes does
+// so in one transaction: it either applies completely or not at all.
+type Store interface {
+	// AddRosterEntry adds a YubiKey; ErrExists if the serial or key is known.
+	AddRosterEntry(ctx context.Context, e RosterEntry) error
+	// BurnKey marks a serial burned at time at; ErrNotFound if unknown.
+	// Burning a burned key keeps the first time and succeeds.
+	BurnKey(ctx context.Context, serial uint32, at time.Time) error
+	// RosterEntry returns one entry; ErrNotFound if unknown.
+	RosterEntry(ctx context.Context, serial uint32) (RosterEntry, error)
+	// RosterEntries returns all entries ordered by serial.
+	RosterEntries(ctx context.Context) ([]RosterEntry, error)
+
+	// IssueNonce records a new nonce; ErrExists if it was ever issued.
+	IssueNonce(ctx context.Context, n Nonce) error
+	// LookupNonce returns a nonce without consuming it; ErrNotFound if unknown.
+	LookupNonce(ctx context.Context, value string) (Nonce, error)
+	// ConsumeNonce marks a nonce used at now, exactly once even under
+	// concurrent callers: ErrNotFound, ErrNonceUsed or ErrNonceExpired
+	// otherwise.
+	ConsumeNonce(ctx context.Context, value string, now time.Time) (Nonce, error)
+
+	// CreateDevice inserts a device and its certificates; ErrExists if the
+	// id, hardware fingerprint or WireGuard key is taken, ErrNotFound if
+	// EnrolledBy is not in the roster.
+	CreateDevice(ctx context.Context, d Device) (Device, error)
+	// DeviceByFingerprint returns the device with that hardware
+	// fingerprint; ErrNotFound if none.
+	DeviceByFingerprint(ctx context.Context, fingerprint string) (Device, error)
+	// CompleteEnrollment consumes the nonce, creates the device and appends
+	// the audit record in one transaction: if any step fails nothing is
+	// written, and the caller appends its rejection with AppendAudit.
+	CompleteEnrollment(ctx context.Context, nonce string, now time.Time, d Device, rec AuditRecord) (Device, AuditEntry, error)
+
+	// AppendAudit appends one record to the hash chain.
+	AppendAudit(ctx context.Context, rec AuditRecord) (AuditEntry, error)
+	// AuditEntries returns up to limit entries with Seq > after, in order.
+	AuditEntries(ctx context.Context, after int64, limit int) ([]AuditEntry, error)
+	// VerifyAudit checks the whole chain and returns its head; the error
+	// wraps ErrAuditBroken (an *AuditError) when an entry was edited,
+	// removed, inserted or reordered.
+	VerifyAudit(ctx context.Context) (AuditHead, error)
+
+	// Close releases the store.
+	Close() error
+}
