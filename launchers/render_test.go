@@ -7,11 +7,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/kiwistack/endpoint/launchers/catalog"
 	"github.com/kiwistack/endpoint/launchers/chromium"
+	"github.com/kiwistack/endpoint/launchers/windows"
+	"github.com/kiwistack/endpoint/launchers/winreg"
 )
 
 func TestSourceLoad(t *testing.T) {
@@ -55,5 +58,46 @@ func TestNoChromium(t *testing.T) {
 	}
 	if err := Explain(&out, "https://x/", ExplainOptions{Source: Source{Tenant: "acme"}, Previous: "firefox"}); err == nil {
 		t.Errorf("relative previous browser accepted")
+	}
+}
+
+// Render for Windows with a registry store writes into it exactly the
+// values of the .reg file it wrote under the root, both from
+// windows.RegistryValues; without a store it says the registry was not
+// touched, and other OSes refuse a store.
+func TestRenderWindowsRegistry(t *testing.T) {
+	root := t.TempDir()
+	var store winreg.MemStore
+	var out bytes.Buffer
+	o := RenderOptions{Source: Source{Tenant: "acme"}, OS: "windows", Root: root, Registry: &store}
+	if _, err := Render(&out, o); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := catalog.Defaults("acme", catalog.Subdomain)
+	vs, err := windows.RegistryValues(c, windows.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := winreg.RegFile(vs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	onDisk, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(windows.RegFile)))
+	if err != nil || !bytes.Equal(onDisk, reg) {
+		t.Errorf("the .reg file under the root is not RegFile(RegistryValues): %v", err)
+	}
+	var want winreg.MemStore
+	if err := winreg.Apply(&want, vs); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(store.Values, want.Values) || len(store.Values) == 0 {
+		t.Errorf("registry %v, want %v", store.Values, want.Values)
+	}
+	if !strings.Contains(out.String(), "The registry holds the") {
+		t.Errorf("%s", out.String())
+	}
+	o.OS = "darwin"
+	if _, err := Render(&out, o); err == nil {
+		t.Errorf("a registry store accepted for darwin")
 	}
 }

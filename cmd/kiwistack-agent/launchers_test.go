@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -19,12 +19,7 @@ import (
 func runAgent(args ...string) (string, string, int) {
 	var out, errb bytes.Buffer
 	stdio := cli.IO{In: strings.NewReader(""), Out: &out, Err: &errb}
-	logger := slog.New(slog.DiscardHandler)
-	root := cli.Root("kiwistack-agent", "test", stdio, &logger)
-	root.AddCommand(renderCmd(stdio, &logger))
-	root.AddCommand(dispatchCmd(stdio, &logger))
-	root.SetArgs(args)
-	code := cli.Main(context.Background(), root, stdio)
+	code := cli.Run(context.Background(), "kiwistack-agent", short, stdio, args, commands)
 	return out.String(), errb.String(), code
 }
 
@@ -52,6 +47,67 @@ func TestRenderLinux(t *testing.T) {
 	}
 }
 
+// --os darwin needs no browser on the machine: the bundles find Chrome or
+// Chromium when they start.
+func TestRenderDarwin(t *testing.T) {
+	root := t.TempDir()
+	args := []string{"render", "--os", "darwin", "--tenant", "acme", "--root", root}
+	out, errOut, code := runAgent(args...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"macOS app bundles", "tenant acme (subdomain routing",
+		"wrote     Applications/KiwiStack/Meet.app/Contents/MacOS/kiwistack-meet",
+		"wrote     Library/Managed Preferences/org.chromium.Chromium.plist",
+		"wrote     Library/Application Support/KiwiStack/profiles/io.kiwistack.acme.browser-policy.mobileconfig",
+		"Library/Application Support/KiwiStack/launchers/darwin.json"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if st, err := os.Stat(filepath.Join(root, "Applications/KiwiStack/Wiki.app/Contents/MacOS/kiwistack-wiki")); err != nil || st.Mode().Perm() != 0o755 {
+		t.Errorf("wiki wrapper: %v", err)
+	}
+	if out, _, code := runAgent(args...); code != 0 || !strings.Contains(out, "0 written") {
+		t.Errorf("second run: exit %d\n%s", code, out)
+	}
+}
+
+// --os windows writes the shortcuts, icons and the .reg file, and says the
+// registry was not touched; --registry needs Windows.
+func TestRenderWindows(t *testing.T) {
+	root := t.TempDir()
+	args := []string{"render", "--os", "windows", "--tenant", "acme", "--routing", "path", "--root", root}
+	out, errOut, code := runAgent(args...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{`running C:\Program Files\Google\Chrome\Application\chrome.exe`, "tenant acme (path routing",
+		"wrote     ProgramData/Microsoft/Windows/Start Menu/Programs/KiwiStack/Meshjects.lnk",
+		"wrote     Users/Public/Desktop/Mail · Calendar · Contacts · Tasks.lnk",
+		"wrote     Program Files/KiwiStack/icons/kiwistack-wiki.ico",
+		"wrote     ProgramData/KiwiStack/launchers/kiwistack.reg",
+		"wrote     ProgramData/KiwiStack/launchers/DefaultAssociations.xml",
+		"dism /Online /Import-DefaultAppAssociations:",
+		"The registry was not touched"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if out, _, code := runAgent(args...); code != 0 || !strings.Contains(out, "0 written") {
+		t.Errorf("second run: exit %d\n%s", code, out)
+	}
+	if _, errOut, code := runAgent(append(args, "--registry")...); runtime.GOOS != "windows" && (code != cli.ExitUsage || !strings.Contains(errOut, "only on Windows")) {
+		t.Errorf("--registry off Windows: exit %d: %s", code, errOut)
+	}
+	if _, errOut, code := runAgent("render", "--os", "windows", "--tenant", "acme", "--root", root, "--browser", "chrome.exe"); code == 0 {
+		t.Errorf("relative Windows browser accepted: %s", errOut)
+	}
+	if _, errOut, code := runAgent("render", "--os", "darwin", "--tenant", "acme", "--root", t.TempDir(), "--browser", "/usr/bin/chromium"); code == 0 || !strings.Contains(errOut, "does not apply to macOS") {
+		t.Errorf("--browser with darwin: exit %d: %s", code, errOut)
+	}
+}
+
 func TestRenderCatalogFile(t *testing.T) {
 	c, _ := catalog.Defaults("acme", catalog.Subdomain)
 	c.Launchers = c.Launchers[:1]
@@ -74,7 +130,7 @@ func TestRenderErrors(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"render", "--os", "darwin", "--tenant", "acme", "--root", root}, cli.ExitUsage, "unsupported OS"},
+		{[]string{"render", "--os", "plan9", "--tenant", "acme", "--root", root}, cli.ExitUsage, "unsupported OS"},
 		{[]string{"render", "--tenant", "ACME", "--root", root, "--browser", "/usr/bin/chromium"}, cli.ExitUsage, "tenant slug"},
 		{[]string{"render", "--tenant", "acme", "--routing", "query", "--root", root}, cli.ExitUsage, "routing"},
 		{[]string{"render", "--tenant", "acme"}, cli.ExitUsage, "required flag"},
@@ -100,8 +156,15 @@ func TestDispatchExplain(t *testing.T) {
 		e.Reason != "other-host" || len(e.Argv) != 2 || e.Argv[0] != "/usr/bin/firefox" {
 		t.Errorf("--json: exit %d\n%s", code, out)
 	}
-	if _, errOut, code := runAgent("dispatch", "--tenant", "acme", "https://example.com/"); code != cli.ExitUsage || !strings.Contains(errOut, "only --explain") {
-		t.Errorf("without --explain: exit %d %s", code, errOut)
+	if _, errOut, code := runAgent("dispatch", "--tenant", "acme", "https://example.com/"); code != cli.ExitUsage || !strings.Contains(errOut, "go with --explain") {
+		t.Errorf("catalog flags without --explain: exit %d %s", code, errOut)
+	}
+	missing := filepath.Join(t.TempDir(), "dispatch.json")
+	if _, errOut, code := runAgent("dispatch", "--state", missing, "https://example.com/"); code != cli.ExitNotFound || !strings.Contains(errOut, "render writes it") {
+		t.Errorf("without state: exit %d %s", code, errOut)
+	}
+	if _, errOut, code := runAgent("dispatch", "--explain", "--state", missing, "https://example.com/"); code != cli.ExitNotFound {
+		t.Errorf("explain without state: exit %d %s", code, errOut)
 	}
 	if _, _, code := runAgent("dispatch", "--explain", "--tenant", "acme"); code != cli.ExitUsage {
 		t.Errorf("without URL: exit %d", code)

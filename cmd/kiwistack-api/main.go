@@ -1,22 +1,18 @@
-// Command kiwistack-api is the KiwiStack companion enrollment API of one tenant.
-// It holds flags and wiring only; the work is done by feature packages.
+// Command kiwistack-api is the KiwiStack companion enrollment API of one
+// tenant. It holds flags and wiring only; the work is done by feature
+// packages.
 package main
 
 import (
-	"context"
 	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/kiwistack/endpoint/internal/cli"
+	"github.com/spf13/cobra"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	stdio := cli.StdIO()
-	logger := slog.New(slog.DiscardHandler)
-	root := cli.Root("kiwistack-api", "the KiwiStack companion enrollment API of one tenant", stdio, &logger)
-	os.Exit(cli.Main(ctx, root, stdio))
-}
+const short = "the KiwiStack companion enrollment API of one tenant"
+
+func main() { cli.Exec("kiwistack-api", short, commands) }
+
+// commands adds the API's subcommands (none yet beyond --version).
+func commands(*cobra.Command, cli.IO, **slog.Logger) {}

@@ -7,24 +7,21 @@ package main
 import (
 	"context"
 	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/kiwistack/endpoint/internal/cli"
+	"github.com/spf13/cobra"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	os.Exit(run(ctx, cli.StdIO(), os.Args[1:]))
+const short = "Enroll this laptop with a YubiKey, and manage admin YubiKeys"
+
+func main() { cli.Exec("kiwistack-enroll", short, commands) }
+
+// commands adds the enroller's subcommands.
+func commands(root *cobra.Command, stdio cli.IO, logger **slog.Logger) {
+	root.AddCommand(keysCmd(stdio, logger))
 }
 
-// run builds the command tree and runs it; tests call it with their own IO.
+// run runs the command tree with the given IO and arguments (tests).
 func run(ctx context.Context, stdio cli.IO, args []string) int {
-	logger := slog.New(slog.DiscardHandler)
-	root := cli.Root("kiwistack-enroll", "Enroll this laptop with a YubiKey, and manage admin YubiKeys", stdio, &logger)
-	root.AddCommand(keysCmd(stdio, &logger))
-	root.SetArgs(args)
-	return cli.Main(ctx, root, stdio)
+	return cli.Run(ctx, "kiwistack-enroll", short, stdio, args, commands)
 }

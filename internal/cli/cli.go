@@ -12,7 +12,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/kiwistack/endpoint/version"
 	"github.com/spf13/cobra"
@@ -66,6 +68,8 @@ func Root(name, short string, stdio IO, logger **slog.Logger) *cobra.Command {
 		Version:       version.Get().String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Args:          cobra.NoArgs, // an unknown verb is an error, not help
+		RunE:          func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			l, err := NewLogger(stdio.Err, level, format)
 			if err != nil {
@@ -128,4 +132,27 @@ func isUsageError(err error) bool {
 		}
 	}
 	return false
+}
+
+// Commands adds a binary's subcommands to its root command. logger points
+// at the logger the flags build before any subcommand runs.
+type Commands func(root *cobra.Command, stdio IO, logger **slog.Logger)
+
+// Run builds the command tree of one binary and runs it with args,
+// returning the exit code. Tests call it with buffers.
+func Run(ctx context.Context, name, short string, stdio IO, args []string, commands Commands) int {
+	logger := slog.New(slog.DiscardHandler)
+	root := Root(name, short, stdio, &logger)
+	commands(root, stdio, &logger)
+	root.SetArgs(args)
+	return Main(ctx, root, stdio)
+}
+
+// Exec is a binary's whole main: Run with the process's arguments and
+// standard streams, cancelled by SIGINT or SIGTERM, then exit.
+func Exec(name, short string, commands Commands) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := Run(ctx, name, short, StdIO(), os.Args[1:], commands)
+	stop()
+	os.Exit(code)
 }

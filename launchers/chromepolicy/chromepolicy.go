@@ -1,6 +1,8 @@
 // Package chromepolicy decides the Chromium and Google Chrome managed
 // policy for a tenant's catalog (seed "Desktop apps", C3) and renders it as
-// the JSON file Linux reads from a policies/managed directory. Machine-wide
+// the JSON file Linux reads from a policies/managed directory; Values is the
+// one list the macOS plists and the Windows registry values are made from,
+// so that every OS gets the same policy. Machine-wide
 // policy reaches the user's personal profile too, so every entry is scoped
 // to the tenant's hosts and nothing else is set; docs/launchers.md says why
 // each key is there. It writes no file.
@@ -28,6 +30,32 @@ type Policy struct {
 	// ticket to these servers. Set only when the catalog asks for it
 	// (catalog.Catalog.KerberosDelegation).
 	AuthNegotiateDelegateAllowlist string `json:"AuthNegotiateDelegateAllowlist,omitempty"`
+}
+
+// Names are the policies the agent manages, in a fixed order: the ones a
+// catalog does not set are removed where a writer can remove single
+// values (the Windows registry).
+var Names = []string{"AuthServerAllowlist", "AuthNegotiateDelegateAllowlist"}
+
+// Value is one policy that is set: its name and its value (every policy
+// the agent sets is a string).
+type Value struct {
+	Name  string
+	Value string
+}
+
+// Values returns the policies that are set, in the order of Names.
+func (p Policy) Values() []Value {
+	var vs []Value
+	for _, v := range []Value{
+		{"AuthServerAllowlist", p.AuthServerAllowlist},
+		{"AuthNegotiateDelegateAllowlist", p.AuthNegotiateDelegateAllowlist},
+	} {
+		if v.Value != "" {
+			vs = append(vs, v)
+		}
+	}
+	return vs
 }
 
 // HostPattern returns the Chromium server-list pattern covering exactly the

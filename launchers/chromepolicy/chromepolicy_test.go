@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/kiwistack/endpoint/launchers/catalog"
@@ -46,6 +47,17 @@ func TestPolicyGolden(t *testing.T) {
 			for k, v := range want {
 				if m[k] != v {
 					t.Errorf("%s = %v, want %v", k, m[k], v)
+				}
+			}
+			// Values, which the plists and the registry use, says the same
+			// as the JSON, with names from Names only.
+			vs := For(c).Values()
+			if len(vs) != len(m) {
+				t.Errorf("Values %v, JSON %v", vs, m)
+			}
+			for _, v := range vs {
+				if m[v.Name] != v.Value || !slices.Contains(Names, v.Name) {
+					t.Errorf("Values has %s=%s, JSON %v", v.Name, v.Value, m[v.Name])
 				}
 			}
 			path := filepath.Join("testdata", tc.name+".json")

@@ -1,10 +1,11 @@
 // Package desktopentry renders freedesktop.org desktop entries of
 // Type=Application from data (Desktop Entry Specification 1.4: Debian's
 // desktop-file-validate 0.26 knows no later version, and nothing here needs
-// one), with the
-// specification's escaping: the string escapes (\s \n \t \r \\) for every
-// value and the Exec quoting rules for the command line. It is a pure
-// renderer: it reads and writes no file and runs nothing.
+// one), with the specification's escaping: the string escapes (\s \n \t
+// \r \\) for every value and the Exec quoting rules for the command line.
+// It also reads other packages' entries (Parse) and turns an Exec value into
+// the argv that opens a URL (ExecArgv), for the URL dispatcher's previous
+// browser. It reads and writes no file and runs nothing.
 package desktopentry
 
 import (
@@ -22,9 +23,12 @@ type Entry struct {
 	// Comment is the tooltip.
 	Comment string
 	// Exec is the argv to run: Exec[0] the program, then its arguments.
-	// Each element is quoted as the specification requires; field codes are
-	// not supported, so '%' is always written as "%%".
+	// Each element is quoted as the specification requires, and '%' is
+	// always written as "%%", so no field code can come from here.
 	Exec []string
+	// FieldCode, when set, follows Exec unquoted: "%u" (one URL), "%U",
+	// "%f" or "%F". It is how a URL handler receives its URL.
+	FieldCode string
 	// TryExec, when set, hides the entry while that program is missing.
 	TryExec string
 	// Icon is an icon name from the theme, or an absolute path.
@@ -37,6 +41,12 @@ type Entry struct {
 	StartupWMClass string
 	// StartupNotify says the program sends a startup notification.
 	StartupNotify bool
+	// MimeTypes are the MIME types the program opens
+	// ("x-scheme-handler/https").
+	MimeTypes []string
+	// NoDisplay hides the entry from menus; it still handles its MIME
+	// types.
+	NoDisplay bool
 }
 
 // ErrInvalid is wrapped by every error Render returns.
@@ -82,6 +92,13 @@ func (e Entry) Render() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	switch e.FieldCode {
+	case "":
+	case "%u", "%U", "%f", "%F":
+		exec += " " + e.FieldCode
+	default:
+		return nil, fmt.Errorf("%w: field code %q: want %%u, %%U, %%f or %%F", ErrInvalid, e.FieldCode)
+	}
 	b.WriteString("Type=Application\nVersion=1.4\n")
 	steps := []func() error{
 		func() error { return line("Name", e.Name) },
@@ -105,7 +122,14 @@ func (e Entry) Render() ([]byte, error) {
 			return line("Icon", e.Icon)
 		},
 		func() error { b.WriteString("Terminal=false\n"); return nil },
+		func() error {
+			if e.NoDisplay {
+				b.WriteString("NoDisplay=true\n")
+			}
+			return nil
+		},
 		func() error { return list("Categories", e.Categories) },
+		func() error { return list("MimeType", e.MimeTypes) },
 		func() error { return list("Keywords", e.Keywords) },
 		func() error {
 			if e.StartupNotify {

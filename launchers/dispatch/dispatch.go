@@ -2,8 +2,10 @@
 // C5): a pure function from a URL, the tenant's catalog and what is
 // installed to a decision — open the URL in the matching launcher's app
 // window, hand it to the browser that was the default before, or refuse
-// it — with the exact argv to exec and the reason. It never runs anything
-// and never builds a shell command: the argv goes to exec as it is.
+// it — with the exact argv to exec and the reason — and the state file the
+// installed dispatcher decides from (State: the catalog, the Chromium, the
+// previous browser). It never runs anything and never builds a shell
+// command: the argv goes to exec as it is.
 //
 // A URL reaches an app window only when it is unambiguous: https (or http,
 // upgraded) on the default port, no user info, an ASCII host that is

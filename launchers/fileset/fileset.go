@@ -22,6 +22,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/kiwistack/endpoint/internal/atomicfile"
 )
@@ -41,19 +43,35 @@ type File struct {
 type Set []File
 
 // ValidPath checks a relative path: slash-separated, clean, no "..", no
-// empty or dot segment, printable ASCII without spaces or backslashes.
+// empty or dot segment, valid UTF-8 without control characters, backslashes
+// or colons. Spaces are allowed inside a segment but not at either end
+// ("Library/Managed Preferences", "Start Menu"), and beyond ASCII only
+// letters, marks, digits and the middle dot '·' (launcher names), so that no
+// bidi control or look-alike separator can reach a file name.
 func ValidPath(p string) error {
 	if p == "" || strings.HasPrefix(p, "/") || path.Clean(p) != p {
 		return fmt.Errorf("path %q: want a clean relative path", p)
+	}
+	if !utf8.ValidString(p) {
+		return fmt.Errorf("path %q: not valid UTF-8", p)
 	}
 	for _, seg := range strings.Split(p, "/") {
 		if seg == ".." || seg == "." {
 			return fmt.Errorf("path %q: no dot segments", p)
 		}
+		if strings.TrimSpace(seg) != seg {
+			return fmt.Errorf("path %q: no space at either end of a segment", p)
+		}
 	}
-	for i := 0; i < len(p); i++ {
-		if p[i] <= ' ' || p[i] > '~' || p[i] == '\\' {
-			return fmt.Errorf("path %q: only printable ASCII without spaces or backslashes", p)
+	for _, r := range p {
+		switch {
+		case r == ' ':
+		case r < ' ' || r == 0x7f || r == '\\' || r == ':':
+			return fmt.Errorf("path %q: control characters, backslashes and colons are not allowed", p)
+		case r < 0x80:
+		case r == '·', unicode.IsLetter(r), unicode.IsMark(r), unicode.IsDigit(r):
+		default:
+			return fmt.Errorf("path %q: character %U is not allowed", p, r)
 		}
 	}
 	return nil
@@ -79,6 +97,13 @@ type Writer struct {
 	Manifest string
 	// Log receives one line per change; nil discards.
 	Log *slog.Logger
+	// Owned are directories, relative to Root, that the set's files live
+	// in and that nobody else writes to (an .app bundle's folder, for
+	// example). When a file under one of them is removed, the directories
+	// between it and the owned directory that are left empty are removed
+	// too, so that no empty bundle stays behind; the owned directory itself
+	// stays. Elsewhere empty directories are left alone.
+	Owned []string
 }
 
 // manifestVersion is the manifest's format version.
@@ -177,6 +202,7 @@ func (w Writer) Apply(set Set) (Result, error) {
 		}
 		log.Info("removed", "path", e.Path)
 		res.Removed = append(res.Removed, e.Path)
+		w.prune(e.Path)
 	}
 	sort.Strings(res.Removed)
 	sort.Strings(res.Kept)
@@ -205,6 +231,23 @@ func (w Writer) Apply(set Set) (Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// prune removes the empty directories between the removed file p and the
+// owned directory it lies under, deepest first; os.Remove refuses a
+// directory that is not empty, so nothing else can go.
+func (w Writer) prune(p string) {
+	for _, owned := range w.Owned {
+		if ValidPath(owned) != nil || !strings.HasPrefix(p, owned+"/") {
+			continue
+		}
+		for d := path.Dir(p); d != owned && strings.HasPrefix(d, owned+"/"); d = path.Dir(d) {
+			if os.Remove(w.full(d)) != nil {
+				return
+			}
+		}
+		return
+	}
 }
 
 func (w Writer) full(p string) string { return filepath.Join(w.Root, filepath.FromSlash(p)) }

@@ -204,8 +204,14 @@ func TestApplyRejects(t *testing.T) {
 		set("/abs", "x"),
 		set("a//b", "x"),
 		set("a/./b", "x"),
-		set("a b", "x"),
+		set(" a", "x"),
+		set("a /b", "x"),
 		set("a\\b", "x"),
+		set("C:/x", "x"),
+		set("a\tb", "x"),
+		set("a\u202eb", "x"), // bidi override
+		set("a\xffb", "x"),
+		set("a\u2215b", "x"), // division slash, a look-alike separator
 		set("a", "1", "a", "2"),
 		set(manifestPath, "x"),
 	} {
@@ -221,5 +227,52 @@ func TestApplyRejects(t *testing.T) {
 	}
 	if _, err := (Writer{Root: root, Manifest: "garbage"}).Apply(nil); err == nil {
 		t.Errorf("unreadable manifest accepted")
+	}
+}
+
+// Paths with inner spaces and launcher names (letters beyond ASCII, the
+// middle dot) are what the macOS and Windows sets need.
+func TestValidPathAccepts(t *testing.T) {
+	for _, p := range []string{
+		"Library/Managed Preferences/org.chromium.Chromium.plist",
+		"ProgramData/Microsoft/Windows/Start Menu/Programs/KiwiStack/Mail · Calendar · Contacts · Tasks.lnk",
+		"Applications/KiwiStack/Fichiers partagés.app/Contents/Info.plist",
+		"Program Files/KiwiStack/icons/kiwistack-mail.ico",
+	} {
+		if err := ValidPath(p); err != nil {
+			t.Errorf("%v", err)
+		}
+	}
+}
+
+// A file that leaves the set takes the directories it leaves empty with it,
+// up to the owned directory, and no further; outside owned directories
+// empty directories stay.
+func TestApplyPrunesOwnedDirectories(t *testing.T) {
+	root := t.TempDir()
+	owned := "Applications/KiwiStack"
+	w := Writer{Root: root, Manifest: manifestPath, Owned: []string{owned}}
+	if _, err := w.Apply(set(
+		owned+"/Mail.app/Contents/Info.plist", "m",
+		owned+"/Mail.app/Contents/MacOS/kiwistack-mail", "m",
+		owned+"/Wiki.app/Contents/Info.plist", "w",
+		"usr/share/applications/kiwistack-wiki.desktop", "w",
+	)); err != nil {
+		t.Fatal(err)
+	}
+	res, err := w.Apply(set(owned+"/Wiki.app/Contents/Info.plist", "w"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Removed) != 3 {
+		t.Errorf("removed %v", res.Removed)
+	}
+	if _, err := os.Stat(filepath.Join(root, owned, "Mail.app")); !os.IsNotExist(err) {
+		t.Errorf("the emptied bundle is still there: %v", err)
+	}
+	for _, d := range []string{owned, owned + "/Wiki.app/Contents", "usr/share/applications"} {
+		if st, err := os.Stat(filepath.Join(root, d)); err != nil || !st.IsDir() {
+			t.Errorf("%s: %v", d, err)
+		}
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"runtime"
+	"sync"
 
 	"github.com/kiwistack/endpoint/launchers/catalog"
 )
@@ -85,4 +87,33 @@ func ICNS(spec catalog.Icon) ([]byte, error) {
 	out = append(out, "icns"...)
 	out = binary.BigEndian.AppendUint32(out, uint32(8+body.Len()))
 	return append(out, body.Bytes()...), nil
+}
+
+// Batch renders every spec with render (ICO or ICNS) on all cores and
+// returns the files in the order of specs, or the first error. The icons
+// are independent and drawing them is most of a macOS or Windows render's
+// time.
+func Batch(specs []catalog.Icon, render func(catalog.Icon) ([]byte, error)) ([][]byte, error) {
+	out := make([][]byte, len(specs))
+	errs := make([]error, len(specs))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(specs)) {
+		wg.Go(func() {
+			for i := range next {
+				out[i], errs[i] = render(specs[i])
+			}
+		})
+	}
+	for i := range specs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }

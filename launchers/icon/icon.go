@@ -75,37 +75,78 @@ func Draw(spec catalog.Icon, size int) (*image.Paletted, error) {
 			inner1 = int(math.Floor((0.5+half-px)*s - 0.5))
 		}
 		for x := 0; x < size; x++ {
-			p := vec{(float64(x) + 0.5) * px, py}
-			if x < inner0 || x > inner1 {
-				a := coverage(sdRoundBox(p, vec{0.5, 0.5}, vec{half, half}, radius), px)
-				if ka := quantize(a); ka < levels {
-					row[x] = uint8(ka)
-					continue
-				}
-			}
-			row[x] = uint8(levels)
-		}
-	}
-	// The glyph, in tiles: the distance functions are 1-Lipschitz, so one
-	// distance at a tile's centre tells whether the whole tile is clear of
-	// the glyph, and only tiles near a stroke are computed pixel by pixel.
-	const tile = 8
-	reach := math.Sqrt2*tile/2*px + 0.5*px + 1e-9
-	for ty := y0; ty < y1; ty += tile {
-		for tx := x0; tx < x1; tx += tile {
-			c := vec{(float64(tx) + tile/2) * px, (float64(ty) + tile/2) * px}
-			if g.dist(c, hw) >= reach {
+			if x >= inner0 && x <= inner1 {
+				row[x] = uint8(levels)
 				continue
 			}
-			for y := ty; y < ty+tile && y < y1; y++ {
-				py := (float64(y) + 0.5) * px
-				row := img.Pix[y*img.Stride : y*img.Stride+size]
-				for x := tx; x < tx+tile && x < x1; x++ {
-					if row[x] != levels {
-						continue // the square's rim: the glyph never reaches it
+			d := sdRoundBox(vec{(float64(x) + 0.5) * px, py}, vec{0.5, 0.5}, vec{half, half}, radius)
+			ka := min(quantize(coverage(d, px)), levels)
+			row[x] = uint8(ka)
+			// The distance is 1-Lipschitz and pixels are px apart: the next
+			// k pixels are at least d-k*px outside (or inside), so while
+			// that stays beyond half a pixel they are as clear (or as
+			// covered) as this one, and need no distance of their own.
+			if ka == 0 || ka == levels {
+				k := int((math.Abs(d) - 0.5*px - 1e-9) / px)
+				for ; k > 0 && x+1 < size && (x+1 < inner0 || x+1 > inner1); k-- {
+					x++
+					row[x] = uint8(ka)
+				}
+			}
+		}
+	}
+	// The glyph, in tiles: the glyph's distance is 1-Lipschitz, so one
+	// distance at a tile's centre tells whether the whole tile is clear of
+	// the glyph, or wholly inside a stroke, and only tiles across a stroke's
+	// edge are computed pixel by pixel. Tiles of 32 pixels go first, then
+	// the 8-pixel tiles of those that are neither.
+	const big, tile = 32, 8
+	reachOf := func(n int) float64 { return math.Sqrt2*float64(n)/2*px + 0.5*px + 1e-9 }
+	bigReach, reach := reachOf(big), reachOf(tile)
+	// fill marks a tile's square pixels (not its rim) as wholly inside a
+	// stroke: what the per-pixel coverage gives there.
+	fill := func(tx, ty, n int) {
+		for y := ty; y < ty+n && y < y1; y++ {
+			row := img.Pix[y*img.Stride : y*img.Stride+size]
+			for x := tx; x < tx+n && x < x1; x++ {
+				if row[x] == levels {
+					row[x] = 2 * levels
+				}
+			}
+		}
+	}
+	for by := y0; by < y1; by += big {
+		for bx := x0; bx < x1; bx += big {
+			d := g.dist(vec{(float64(bx) + big/2) * px, (float64(by) + big/2) * px}, hw)
+			switch {
+			case d >= bigReach:
+				continue
+			case d <= -bigReach:
+				fill(bx, by, big)
+				continue
+			}
+			for ty := by; ty < by+big && ty < y1; ty += tile {
+				for tx := bx; tx < bx+big && tx < x1; tx += tile {
+					c := vec{(float64(tx) + tile/2) * px, (float64(ty) + tile/2) * px}
+					d := g.dist(c, hw)
+					switch {
+					case d >= reach:
+						continue
+					case d <= -reach:
+						fill(tx, ty, tile)
+						continue
 					}
-					kg := quantize(coverage(parts.dist(vec{(float64(x) + 0.5) * px, py}, hw), px))
-					row[x] = uint8(levels + kg)
+					for y := ty; y < ty+tile && y < y1; y++ {
+						py := (float64(y) + 0.5) * px
+						row := img.Pix[y*img.Stride : y*img.Stride+size]
+						for x := tx; x < tx+tile && x < x1; x++ {
+							if row[x] != levels {
+								continue // the square's rim: the glyph never reaches it
+							}
+							kg := quantize(coverage(parts.dist(vec{(float64(x) + 0.5) * px, py}, hw), px))
+							row[x] = uint8(levels + kg)
+						}
+					}
 				}
 			}
 		}

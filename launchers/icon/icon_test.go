@@ -342,3 +342,24 @@ func BenchmarkHicolorSet(b *testing.B) {
 		}
 	}
 }
+
+// Batch gives each spec's file, in order, as rendering them one by one
+// does, and the error of a spec that cannot be drawn.
+func TestBatch(t *testing.T) {
+	var specs []catalog.Icon
+	for _, l := range defaults(t).Launchers {
+		specs = append(specs, l.Icon)
+	}
+	got, err := Batch(specs, ICO)
+	if err != nil || len(got) != len(specs) {
+		t.Fatalf("%d files, %v", len(got), err)
+	}
+	for i, s := range specs {
+		if want, _ := ICO(s); !bytes.Equal(got[i], want) {
+			t.Errorf("file %d is not ICO(%v)", i, s)
+		}
+	}
+	if _, err := Batch(append(specs, catalog.Icon{Color: "#000000", Glyph: "nope"}), ICNS); err == nil {
+		t.Errorf("an unknown glyph gave no error")
+	}
+}

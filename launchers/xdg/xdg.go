@@ -3,9 +3,13 @@
 // /usr/share/applications (Chromium app windows in the Work profile, Element
 // Desktop for Chat, the Nextcloud client beside Files), the icons in the
 // hicolor theme, Chromium's and Google Chrome's managed policy, and Element
-// Desktop's configuration. Render is a pure function from a validated
-// catalog and the browser found on the machine to a fileset.Set; writing it
-// is fileset.Writer's job.
+// Desktop's configuration; and the URL dispatcher's desktop entry, its
+// registration as the default http and https handler in
+// /etc/xdg/mimeapps.list, and its state. Render and RenderDispatcher are
+// pure functions from a validated catalog and what was found on the
+// machine to a fileset.Set; writing it is fileset.Writer's job. FindPrevious
+// reads (only reads) the machine's default browser from a root file
+// system.
 package xdg
 
 import (
