@@ -174,6 +174,20 @@ func DefaultsUnder(slug string, r Routing, suffix string) (*Catalog, error) {
 	return c, nil
 }
 
+// Web returns the launchers that open in a Chromium app window, in catalog
+// order, and their icons in the same order (for drawing them in one batch).
+func (c *Catalog) Web() ([]*Launcher, []Icon) {
+	var web []*Launcher
+	var icons []Icon
+	for i := range c.Launchers {
+		if l := &c.Launchers[i]; l.Kind == Web {
+			web = append(web, l)
+			icons = append(icons, l.Icon)
+		}
+	}
+	return web, icons
+}
+
 // Launcher returns the launcher with the given id, or nil.
 func (c *Catalog) Launcher(id string) *Launcher {
 	for i := range c.Launchers {

@@ -99,14 +99,7 @@ func Render(c *catalog.Catalog) (fileset.Set, error) {
 	add := func(p string, data []byte, mode fs.FileMode) {
 		set = append(set, fileset.File{Path: p, Data: data, Mode: mode})
 	}
-	var web []*catalog.Launcher
-	var specs []catalog.Icon
-	for i := range c.Launchers {
-		if l := &c.Launchers[i]; l.Kind == catalog.Web {
-			web = append(web, l)
-			specs = append(specs, l.Icon)
-		}
-	}
+	web, specs := c.Web()
 	icns, err := icon.Batch(specs, icon.ICNS)
 	if err != nil {
 		return nil, err

@@ -273,14 +273,7 @@ func Render(c *catalog.Catalog, o Options) (fileset.Set, error) {
 	}
 	var set fileset.Set
 	add := func(p string, data []byte) { set = append(set, fileset.File{Path: p, Data: data, Mode: 0o644}) }
-	var web []*catalog.Launcher
-	var specs []catalog.Icon
-	for i := range c.Launchers {
-		if l := &c.Launchers[i]; l.Kind == catalog.Web {
-			web = append(web, l)
-			specs = append(specs, l.Icon)
-		}
-	}
+	web, specs := c.Web()
 	icos, err := icon.Batch(specs, icon.ICO)
 	if err != nil {
 		return nil, err
