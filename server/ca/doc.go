@@ -1,0 +1,16 @@
+// Package ca is the tenant API's bridge to step-ca (github.com/smallstep/certificates),
+// embedded in-process for the one-command local setup.
+//
+// It owns the tenant's PKI state directory (an MSP root, a tenant
+// intermediate and the provisioner key, created once and kept across
+// restarts), the embedded step-ca authority with one JWK provisioner for
+// device certificates (24 h default and maximum, renewal after expiry within
+// a grace window), step-ca's own database of issued and revoked serials, and
+// an http.Handler serving step-ca's own API (/renew, /roots, /root/{sha},
+// /health, ...) for devices to renew against with mutual TLS.
+//
+// It does not decide who may enroll: the API authorises an enrollment
+// before it calls Sign, so the provisioner credential never leaves the
+// process. It does not serve TLS itself, keep the device roster, or talk to
+// an external step-ca.
+package ca
