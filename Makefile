@@ -15,7 +15,7 @@ PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 win
 # Tests that need root, pcscd or namespaces fail instead of skipping when this is set.
 export KIWISTACK_REQUIRE_HW_TESTS ?= 1
 
-.PHONY: help build test test-deps test-nocgo cross lint fmt demo clean bench
+.PHONY: help build test test-deps test-nocgo cross lint fmt demo clean bench packages
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -55,6 +55,15 @@ lint: ## gofmt check, go vet, staticcheck
 
 demo: build ## a virtual YubiKey provisioned and listed, step by step
 	scripts/demo
+
+packages: build ## build dist/*.deb for amd64 and arm64 and dist/SHA256SUMS
+	@# amd64 packages the binaries of `make build`; arm64 is built here without
+	@# cgo, piv-go through the purego overlay as in scripts/cross.
+	@mkdir -p $(BIN)/linux-arm64 dist
+	@overlay="$$(scripts/pcsc-overlay)"; for c in kiwistack-enroll kiwistack-agent; do \
+	  GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -overlay "$$overlay" -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/linux-arm64/$$c ./cmd/$$c; done
+	$(GO) run ./packaging/cmd/mkdeb -describe '$(VERSION)' -commit-time "$$(git log -1 --format=%ct 2>/dev/null || echo 0)" \
+	  -out dist amd64=$(BIN) arm64=$(BIN)/linux-arm64
 
 clean: ## remove build output
 	rm -rf $(BIN) dist
