@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/kiwistack/endpoint/launchers/internal/safetext"
 )
 
 // MaxBytes is the largest catalog Decode accepts. The seed's seven
@@ -53,7 +55,7 @@ func DecodeBytes(data []byte) (*Catalog, error) {
 		return nil, fmt.Errorf("decoding catalog: %w: data after the catalog", ErrInvalid)
 	}
 	if err := c.Validate(); err != nil {
-		return nil, fmt.Errorf("catalog for tenant %q: %w", printable(c.Tenant), err)
+		return nil, fmt.Errorf("catalog for tenant %q: %w", safetext.Printable(c.Tenant), err)
 	}
 	return &c, nil
 }
@@ -86,7 +88,7 @@ func checkDuplicateKeys(data []byte) error {
 				}
 				k, _ := kt.(string)
 				if keys[k] {
-					return fmt.Errorf("%w: duplicate key %q", ErrInvalid, printable(k))
+					return fmt.Errorf("%w: duplicate key %q", ErrInvalid, safetext.Printable(k))
 				}
 				keys[k] = true
 				if err := walk(depth + 1); err != nil {
@@ -104,22 +106,4 @@ func checkDuplicateKeys(data []byte) error {
 		return err
 	}
 	return walk(0)
-}
-
-// printable shortens s and replaces what is not printable ASCII, so that
-// hostile input never reaches an error message or a log verbatim.
-func printable(s string) string {
-	const max = 40
-	var b []byte
-	for i := 0; i < len(s) && len(b) < max; i++ {
-		c := s[i]
-		if c < ' ' || c > '~' {
-			c = '?'
-		}
-		b = append(b, c)
-	}
-	if len(s) > max {
-		b = append(b, "…"...)
-	}
-	return string(b)
 }

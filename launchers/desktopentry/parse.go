@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/kiwistack/endpoint/launchers/internal/safetext"
 )
 
 // MaxFileBytes is the largest desktop file Parse reads; real ones are a few
@@ -58,7 +60,7 @@ func Parse(b []byte) (map[string]string, error) {
 		}
 		key = strings.TrimSpace(key)
 		if !validKey(key) {
-			return nil, fmt.Errorf("%w: line %d: malformed key %q", ErrInvalid, n+1, printable(key))
+			return nil, fmt.Errorf("%w: line %d: malformed key %q", ErrInvalid, n+1, safetext.Printable(key))
 		}
 		if _, dup := kv[key]; dup {
 			return nil, fmt.Errorf("%w: line %d: duplicate key %s", ErrInvalid, n+1, key)
@@ -212,18 +214,4 @@ func ExecArgv(value, target string) ([]string, error) {
 		out = append(out, target)
 	}
 	return out, nil
-}
-
-// printable shortens s and replaces what is not printable ASCII, for error
-// messages about files from elsewhere.
-func printable(s string) string {
-	var b []byte
-	for i := 0; i < len(s) && len(b) < 40; i++ {
-		c := s[i]
-		if c < ' ' || c > '~' {
-			c = '?'
-		}
-		b = append(b, c)
-	}
-	return string(b)
 }

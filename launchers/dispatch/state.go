@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/kiwistack/endpoint/launchers/catalog"
+	"github.com/kiwistack/endpoint/launchers/internal/safetext"
 )
 
 // StateSchema names the state file's shape; fields are only ever added.
@@ -84,7 +85,7 @@ func ParseState(b []byte) (*State, error) {
 		return nil, fmt.Errorf("%w: data after the state", ErrInvalidState)
 	}
 	if s.Schema != StateSchema {
-		return nil, fmt.Errorf("%w: schema %q, want %q", ErrInvalidState, printableShort(s.Schema), StateSchema)
+		return nil, fmt.Errorf("%w: schema %q, want %q", ErrInvalidState, safetext.Printable(s.Schema), StateSchema)
 	}
 	if err := s.validate(); err != nil {
 		return nil, err
@@ -106,7 +107,7 @@ func (s *State) validate() error {
 // previous browser, the note.
 func (s *State) validateCommands() error {
 	if s.Browser != "" && !absolute(s.Browser) {
-		return fmt.Errorf("%w: browser %q: want an absolute path", ErrInvalidState, printableShort(s.Browser))
+		return fmt.Errorf("%w: browser %q: want an absolute path", ErrInvalidState, safetext.Printable(s.Browser))
 	}
 	if err := validText(s.Browser, 4096); err != nil {
 		return fmt.Errorf("%w: browser: %v", ErrInvalidState, err)
@@ -148,16 +149,4 @@ func validText(s string, max int) error {
 		}
 	}
 	return nil
-}
-
-func printableShort(s string) string {
-	var b []byte
-	for i := 0; i < len(s) && len(b) < 40; i++ {
-		c := s[i]
-		if c < ' ' || c > '~' {
-			c = '?'
-		}
-		b = append(b, c)
-	}
-	return string(b)
 }
