@@ -14,5 +14,7 @@ const short = "the KiwiStack companion enrollment API of one tenant"
 
 func main() { cli.Exec("kiwistack-api", short, commands) }
 
-// commands adds the API's subcommands (none yet beyond --version).
-func commands(*cobra.Command, cli.IO, **slog.Logger) {}
+// commands adds the API's subcommands.
+func commands(root *cobra.Command, stdio cli.IO, logger **slog.Logger) {
+	root.AddCommand(policyCmd(stdio, logger))
+}
