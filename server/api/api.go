@@ -1,0 +1,180 @@
+// Package api is the tenant API's HTTP surface for the enrollment ceremony:
+// POST /v1/challenges issues a one-time challenge for an operation, POST
+// /v1/enrollments checks an administrator's signed enroll_device statement
+// and, when every check passes, has the CA sign the device's CSR and records
+// the device, and /healthz and /readyz report liveness and readiness.
+//
+// Every rejected enrollment answers with a protocol.ErrorResponse carrying a
+// stable reason code and a safe message, writes exactly one audit entry and
+// nothing else; the cause goes to the log only. The package decides nothing
+// about storage or certificates itself: it uses a store.Store and a CA
+// passed in, and it does not serve TLS, metrics or the CA's own API.
+package api
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/kiwistack/endpoint/enroll/protocol"
+	"github.com/kiwistack/endpoint/server/store"
+)
+
+// Roles, from highest to lowest; a role meets a requirement when it is the
+// same or higher.
+const (
+	RoleFounder   = "founder"
+	RoleSysadmin  = "sysadmin"
+	RoleOfficeMgr = "office-mgr"
+)
+
+// roleRank orders the known roles; an unknown role ranks 0 and meets nothing.
+var roleRank = map[string]int{RoleFounder: 3, RoleSysadmin: 2, RoleOfficeMgr: 1}
+
+// RoleMeets reports whether role have is at least role want in the order
+// founder ≥ sysadmin ≥ office-mgr. Unknown roles meet nothing.
+func RoleMeets(have, want string) bool {
+	h, w := roleRank[have], roleRank[want]
+	return h > 0 && w > 0 && h >= w
+}
+
+// Timing of the ceremony.
+const (
+	// ChallengeLifetime is how long a challenge's nonce is accepted.
+	ChallengeLifetime = 5 * time.Minute
+	// ClockSkew is how far a statement's timestamp may be from the
+	// server's clock, either way.
+	ClockSkew = 5 * time.Minute
+	// DeviceLifetime is the lifetime of an enrolled device's certificate.
+	DeviceLifetime = 24 * time.Hour
+)
+
+// nonceBytes is the length of a challenge nonce before encoding.
+const nonceBytes = 32
+
+// CA is what the API needs from the certificate authority: signing a
+// device's CSR. *ca.Embedded implements it.
+type CA interface {
+	// Sign issues a certificate for deviceID to the key of csr, valid for
+	// lifetime, and returns it with the chain above it (intermediates,
+	// then the root).
+	Sign(ctx context.Context, csr *x509.CertificateRequest, deviceID string, lifetime time.Duration) (leaf *x509.Certificate, chain []*x509.Certificate, err error)
+	// Revoke revokes a certificate by serial (decimal), so that it is never
+	// renewed. The API uses it for a certificate it issued but could not record.
+	Revoke(ctx context.Context, serial string, reason string) error
+}
+
+// Policy is the authorization policy the API applies. For now it holds only
+// the role enroll_device requires; the policy-as-code service replaces it.
+type Policy struct {
+	// EnrollDeviceRole is the lowest role (certificate OU) allowed to sign
+	// enroll_device; RoleSysadmin when empty.
+	EnrollDeviceRole string
+}
+
+// Config configures New.
+type Config struct {
+	// Tenant is the tenant slug this API serves (required).
+	Tenant string
+	// Store holds the roster, nonces, devices and audit log (required).
+	Store store.Store
+	// CA signs device certificates (required).
+	CA CA
+	// Intermediate is the tenant's intermediate certificate, the only
+	// trust anchor for administrators' slot 9a certificates (required).
+	Intermediate *x509.Certificate
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// Logger receives causes of errors; discarded when nil.
+	Logger *slog.Logger
+	// Policy says who may sign which operation.
+	Policy Policy
+	// ReenrollAllowed reports whether a known hardware fingerprint may be
+	// enrolled again; nil allows none.
+	ReenrollAllowed func(fingerprint string) bool
+	// MaxBody bounds request bodies; protocol.MaxRequestBytes when 0.
+	MaxBody int64
+	// CAURL, APIURL and RootFingerprint are passed to the agent in
+	// EnrollResponse.Config; RootFingerprint is computed from the chain
+	// the CA returns when empty.
+	CAURL, APIURL, RootFingerprint string
+}
+
+// Server is the tenant API's http.Handler.
+type Server struct {
+	cfg   Config
+	roots *x509.CertPool
+	log   *slog.Logger
+	mux   *http.ServeMux
+}
+
+// New checks cfg and returns the API's handler.
+func New(cfg Config) (*Server, error) {
+	switch {
+	case cfg.Tenant == "":
+		return nil, errors.New("creating api: no tenant")
+	case cfg.Store == nil:
+		return nil, errors.New("creating api: no store")
+	case cfg.CA == nil:
+		return nil, errors.New("creating api: no ca")
+	case cfg.Intermediate == nil:
+		return nil, errors.New("creating api: no tenant intermediate")
+	}
+	if cfg.Policy.EnrollDeviceRole == "" {
+		cfg.Policy.EnrollDeviceRole = RoleSysadmin
+	}
+	if roleRank[cfg.Policy.EnrollDeviceRole] == 0 {
+		return nil, fmt.Errorf("creating api: unknown role %q for enroll_device", cfg.Policy.EnrollDeviceRole)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = protocol.MaxRequestBytes
+	}
+	if cfg.ReenrollAllowed == nil {
+		cfg.ReenrollAllowed = func(string) bool { return false }
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s := &Server{cfg: cfg, roots: x509.NewCertPool(), log: log, mux: http.NewServeMux()}
+	s.roots.AddCert(cfg.Intermediate)
+	s.mux.HandleFunc("POST /v1/challenges", s.handleChallenge)
+	s.mux.HandleFunc("POST /v1/enrollments", s.handleEnroll)
+	s.mux.HandleFunc("GET /healthz", s.handleHealth)
+	s.mux.HandleFunc("GET /readyz", s.handleReady)
+	return s, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mux.ServeHTTP(w, r)
+}
+
+// handleHealth answers while the process serves requests.
+func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// handleReady answers 200 when the store answers a query.
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	// A lookup of a nonce that is never issued (it is not base64url of 16
+	// bytes) is a cheap indexed query that touches the database.
+	_, err := s.cfg.Store.LookupNonce(ctx, "readyz-probe")
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.log.Error("readiness check failed", "err", err)
+		writeError(w, &apiError{status: http.StatusServiceUnavailable, reason: ReasonNotReady,
+			message: "the store is not reachable; check the server's log and its database"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}

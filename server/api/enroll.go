@@ -1,0 +1,374 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"time"
+
+	"github.com/kiwistack/endpoint/enroll/protocol"
+	"github.com/kiwistack/endpoint/server/ca"
+	"github.com/kiwistack/endpoint/server/store"
+)
+
+// readJSON checks the content type and size of r's body and decodes it
+// strictly into v (a protocol wire type, validated).
+func (s *Server) readJSON(r *http.Request, v any) *apiError {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != contentTypeJSON {
+		return reject(http.StatusUnsupportedMediaType, ReasonMediaType,
+			"send the request body as JSON with Content-Type: application/json", err)
+	}
+	data, err := io.ReadAll(io.LimitReader(r.Body, s.cfg.MaxBody+1))
+	if err != nil {
+		return reject(http.StatusBadRequest, protocol.ReasonMalformed, "the request body could not be read; send it again", err)
+	}
+	if int64(len(data)) > s.cfg.MaxBody {
+		return reject(http.StatusRequestEntityTooLarge, ReasonBodyTooLarge,
+			fmt.Sprintf("the request body is larger than %d bytes; send one statement and one CSR", s.cfg.MaxBody), nil)
+	}
+	if err := protocol.DecodeJSON(bytes.NewReader(data), s.cfg.MaxBody, v); err != nil {
+		return reject(http.StatusBadRequest, protocol.ReasonMalformed,
+			"the request is not valid: send exactly the documented JSON fields, each once", err)
+	}
+	return nil
+}
+
+// handleChallenge issues a challenge: a fresh nonce bound to the digest of
+// the canonical operation, stored for ChallengeLifetime.
+func (s *Server) handleChallenge(w http.ResponseWriter, r *http.Request) {
+	var req protocol.ChallengeRequest
+	if e := s.readJSON(r, &req); e != nil {
+		s.fail(w, r, e)
+		return
+	}
+	if req.Tenant != s.cfg.Tenant {
+		s.fail(w, r, reject(http.StatusForbidden, ReasonTenantMismatch,
+			"this API serves another tenant; check the tenant slug and the API URL", nil))
+		return
+	}
+	if req.Operation != protocol.OpEnrollDevice {
+		s.fail(w, r, reject(http.StatusBadRequest, ReasonUnknownOperation,
+			"this API only issues challenges for enroll_device for now", nil))
+		return
+	}
+	b := make([]byte, nonceBytes)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	nonce := base64.RawURLEncoding.EncodeToString(b)
+	op := protocol.Operation{ID: req.Operation, Tenant: req.Tenant, Nonce: nonce, Params: req.Params}
+	digest, err := op.Digest()
+	if err != nil {
+		s.fail(w, r, reject(http.StatusBadRequest, protocol.ReasonMalformed, "the operation's parameters are not valid", err))
+		return
+	}
+	now := s.cfg.Now().UTC()
+	exp := now.Add(ChallengeLifetime).Truncate(time.Second)
+	if err := s.cfg.Store.IssueNonce(r.Context(), store.Nonce{Value: nonce, Operation: op.ID, Digest: digest,
+		CreatedAt: now, ExpiresAt: exp}); err != nil {
+		s.fail(w, r, reject(http.StatusInternalServerError, ReasonInternal, "the challenge could not be stored; try again later", err))
+		return
+	}
+	writeJSON(w, http.StatusCreated, protocol.Challenge{
+		Operation:     op.ID,
+		Tenant:        op.Tenant,
+		Nonce:         nonce,
+		Digest:        digest,
+		RequiredRoles: []string{s.cfg.Policy.EnrollDeviceRole},
+		ExpiresAt:     protocol.FormatTimestamp(exp),
+	})
+}
+
+// fail logs e's cause and writes e.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, e *apiError) {
+	lvl := s.log.Info
+	if e.status >= 500 {
+		lvl = s.log.Error
+	}
+	lvl("request rejected", "method", r.Method, "path", r.URL.Path, "status", e.status, "reason", e.reason, "cause", e.Error())
+	writeError(w, e)
+}
+
+// enrollment is what the checks learn about one request, for the audit
+// entry.
+type enrollment struct {
+	actor  uint32
+	digest string
+}
+
+// handleEnroll runs the checks of an enrollment and, when all pass, issues
+// the device certificate. Every outcome writes exactly one audit entry.
+func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) {
+	var en enrollment
+	resp, e := s.enroll(r, &en)
+	if e != nil {
+		if _, err := s.cfg.Store.AppendAudit(r.Context(), store.AuditRecord{
+			Time: s.cfg.Now(), Actor: en.actor, Operation: auditOperationEnrollment,
+			ParamsDigest: en.digest, Result: resultRejected, Reason: e.reason,
+		}); err != nil {
+			s.log.Error("appending audit entry for a rejected enrollment", "reason", e.reason, "err", err)
+		}
+		s.fail(w, r, e)
+		return
+	}
+	s.log.Info("device enrolled", "device", resp.DeviceID, "by", en.actor)
+	writeJSON(w, http.StatusCreated, resp)
+}
+
+// enroll checks the request in the documented order and completes the
+// enrollment. It writes nothing unless every check passes.
+func (s *Server) enroll(r *http.Request, en *enrollment) (*protocol.EnrollResponse, *apiError) {
+	ctx := r.Context()
+	var req protocol.EnrollRequest
+	if e := s.readJSON(r, &req); e != nil {
+		return nil, e
+	}
+	now := s.cfg.Now()
+	signed, err := protocol.Parse(req.Statement)
+	if err != nil {
+		return nil, protocolError(err)
+	}
+	stmt, leaf, err := signed.Verify(s.roots, nil, now)
+	if err != nil {
+		return nil, protocolError(err)
+	}
+	en.actor, en.digest = stmt.YubiKeySerial, stmt.Digest
+	if e := s.checkSigner(ctx, stmt, leaf); e != nil {
+		return nil, e
+	}
+	if e := s.checkStatement(ctx, stmt, now); e != nil {
+		return nil, e
+	}
+	csr, e := checkCSR(req.CSR, stmt)
+	if e != nil {
+		return nil, e
+	}
+	if e := s.checkDevice(ctx, stmt); e != nil {
+		return nil, e
+	}
+	return s.complete(ctx, stmt, csr, now)
+}
+
+// protocolError maps an error of protocol.Parse or Verify to an apiError.
+func protocolError(err error) *apiError {
+	var inv x509.CertificateInvalidError
+	switch {
+	case errors.Is(err, protocol.ErrChain) && errors.As(err, &inv) && inv.Reason == x509.Expired:
+		return reject(http.StatusForbidden, ReasonCertExpired,
+			"the administrator's certificate is expired or not yet valid; renew it (kiwistack-enroll keys provision) and sign again", err)
+	case errors.Is(err, protocol.ErrChain):
+		return reject(http.StatusForbidden, protocol.ReasonChain,
+			"the signing certificate is not issued by this tenant's CA; use a YubiKey provisioned for this tenant", err)
+	case errors.Is(err, protocol.ErrSignature):
+		return reject(http.StatusUnauthorized, protocol.ReasonSignature,
+			"the statement's signature does not verify; sign the challenge again with the key of the certificate you send", err)
+	case errors.Is(err, protocol.ErrAlgorithm):
+		return reject(http.StatusBadRequest, protocol.ReasonAlgorithm,
+			"the statement must be signed with ES256 or ES384 by an ECDSA slot 9a key", err)
+	case errors.Is(err, protocol.ErrStatement):
+		return reject(http.StatusBadRequest, protocol.ReasonStatement,
+			"the signed statement is incomplete or its digest does not match its content; request a new challenge", err)
+	}
+	return reject(http.StatusBadRequest, protocol.ReasonMalformed,
+		"the statement is not a well-formed signed statement; request a new challenge and sign it again", err)
+}
+
+// checkSigner checks the signer certificate against the roster and policy:
+// O is the tenant, the serial is in the roster and not burned, the key is the
+// one registered for it, and the role (OU) meets the policy.
+func (s *Server) checkSigner(ctx context.Context, stmt *protocol.Statement, leaf *x509.Certificate) *apiError {
+	if o := leaf.Subject.Organization; len(o) != 1 || o[0] != s.cfg.Tenant {
+		return reject(http.StatusForbidden, ReasonWrongOrganization,
+			"the administrator's certificate names another organization; use a YubiKey provisioned for this tenant",
+			fmt.Errorf("certificate organization %q, want %q", o, s.cfg.Tenant))
+	}
+	entry, err := s.cfg.Store.RosterEntry(ctx, stmt.YubiKeySerial)
+	if errors.Is(err, store.ErrNotFound) {
+		return reject(http.StatusForbidden, ReasonUnknownKey,
+			"this YubiKey is not in the tenant's roster; ask an administrator to add it", err)
+	}
+	if err != nil {
+		return reject(http.StatusInternalServerError, ReasonInternal, "the roster could not be read; try again later", err)
+	}
+	if entry.Burned {
+		return reject(http.StatusForbidden, ReasonKeyBurned,
+			"this YubiKey was declared lost and can no longer sign; use another administrator's key", nil)
+	}
+	sum := sha256.Sum256(leaf.RawSubjectPublicKeyInfo)
+	if subtle.ConstantTimeCompare([]byte(hex.EncodeToString(sum[:])), []byte(entry.SPKISHA256)) != 1 {
+		return reject(http.StatusForbidden, ReasonKeyMismatch,
+			"the signing key is not the one registered for this YubiKey serial; sign with the registered key",
+			fmt.Errorf("spki sha256 %x, roster has %s for serial %d", sum, entry.SPKISHA256, stmt.YubiKeySerial))
+	}
+	role := ""
+	if ou := leaf.Subject.OrganizationalUnit; len(ou) == 1 {
+		role = ou[0]
+	}
+	if !RoleMeets(role, s.cfg.Policy.EnrollDeviceRole) {
+		return reject(http.StatusForbidden, ReasonRoleInsufficient,
+			fmt.Sprintf("enrolling a device needs the role %s or higher; ask such an administrator to sign", s.cfg.Policy.EnrollDeviceRole),
+			fmt.Errorf("signer role %q (OU %q)", role, leaf.Subject.OrganizationalUnit))
+	}
+	return nil
+}
+
+// checkStatement checks the statement's operation, tenant, timestamp and
+// nonce. The nonce is only looked up here; CompleteEnrollment consumes it.
+func (s *Server) checkStatement(ctx context.Context, stmt *protocol.Statement, now time.Time) *apiError {
+	if stmt.Tenant != s.cfg.Tenant {
+		return reject(http.StatusForbidden, ReasonTenantMismatch,
+			"the statement names another tenant; check the tenant slug and the API URL",
+			fmt.Errorf("statement tenant %q, want %q", stmt.Tenant, s.cfg.Tenant))
+	}
+	if stmt.Operation != protocol.OpEnrollDevice {
+		return reject(http.StatusBadRequest, ReasonWrongOperation,
+			"the statement is not an enroll_device statement; request an enroll_device challenge",
+			fmt.Errorf("operation %q", stmt.Operation))
+	}
+	ts, err := stmt.Time()
+	if err != nil {
+		return reject(http.StatusBadRequest, protocol.ReasonStatement, "the statement's timestamp is not valid", err)
+	}
+	if d := ts.Sub(now); d > ClockSkew || d < -ClockSkew {
+		return reject(http.StatusUnauthorized, ReasonTimestamp,
+			"the statement's time is more than 5 minutes from the server's; check the laptop's clock and sign again",
+			fmt.Errorf("timestamp %s is %s from now", stmt.Timestamp, d))
+	}
+	n, err := s.cfg.Store.LookupNonce(ctx, stmt.Nonce)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return reject(http.StatusUnauthorized, ReasonNonceUnknown,
+			"the nonce was not issued by this server; request a new challenge from this API", err)
+	case err != nil:
+		return reject(http.StatusInternalServerError, ReasonInternal, "the challenge could not be read; try again later", err)
+	case !n.UsedAt.IsZero():
+		return reject(http.StatusConflict, ReasonNonceUsed,
+			"this challenge was already used; request a new challenge", nil)
+	case !now.Before(n.ExpiresAt):
+		return reject(http.StatusUnauthorized, ReasonNonceExpired,
+			"the challenge expired; request a new challenge and sign within 5 minutes", nil)
+	case n.Operation != stmt.Operation || subtle.ConstantTimeCompare([]byte(n.Digest), []byte(stmt.Digest)) != 1:
+		return reject(http.StatusUnauthorized, ReasonNonceMismatch,
+			"the statement does not sign the operation this challenge was issued for; request a new challenge with the same parameters",
+			fmt.Errorf("nonce issued for %s digest %s, statement has %s digest %s", n.Operation, n.Digest, stmt.Operation, stmt.Digest))
+	}
+	return nil
+}
+
+// checkCSR parses the CSR, checks its self-signature and that its key is the
+// one the statement names.
+func checkCSR(pemText string, stmt *protocol.Statement) (*x509.CertificateRequest, *apiError) {
+	b, _ := pem.Decode([]byte(pemText)) // EnrollRequest.Validate checked the block
+	if b == nil {
+		return nil, reject(http.StatusBadRequest, ReasonBadCSR, "the CSR is not a PEM certificate request; generate it again", nil)
+	}
+	csr, err := x509.ParseCertificateRequest(b.Bytes)
+	if err != nil {
+		return nil, reject(http.StatusBadRequest, ReasonBadCSR, "the CSR could not be parsed; generate it again", err)
+	}
+	if err := csr.CheckSignature(); err != nil {
+		return nil, reject(http.StatusBadRequest, ReasonCSRSignature,
+			"the CSR's signature does not verify; generate it again with the device key", err)
+	}
+	if got := protocol.DeviceKeyHash(csr.RawSubjectPublicKeyInfo); got != stmt.DeviceKeySHA256 {
+		return nil, reject(http.StatusBadRequest, ReasonDeviceKeyMismatch,
+			"the CSR's key is not the device key the statement names; send the CSR of the signed device key",
+			fmt.Errorf("csr key %s, statement %s", got, stmt.DeviceKeySHA256))
+	}
+	return csr, nil
+}
+
+// checkDevice refuses a known hardware fingerprint unless re-enrollment is
+// allowed for it.
+func (s *Server) checkDevice(ctx context.Context, stmt *protocol.Statement) *apiError {
+	_, err := s.cfg.Store.DeviceByFingerprint(ctx, stmt.HardwareFingerprint)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil
+	case err != nil:
+		return reject(http.StatusInternalServerError, ReasonInternal, "the device list could not be read; try again later", err)
+	case !s.cfg.ReenrollAllowed(stmt.HardwareFingerprint):
+		return reject(http.StatusConflict, ReasonDeviceExists,
+			"this laptop is already enrolled; ask an administrator to allow its re-enrollment", nil)
+	}
+	// The store has no operation yet that replaces a device's record.
+	return reject(http.StatusConflict, ReasonReenrollment,
+		"re-enrollment is allowed for this laptop but not available yet; ask an administrator to retire its old record", nil)
+}
+
+// complete has the CA sign the CSR, then consumes the nonce, records the
+// device and appends the audit entry in one transaction.
+func (s *Server) complete(ctx context.Context, stmt *protocol.Statement, csr *x509.CertificateRequest, now time.Time) (*protocol.EnrollResponse, *apiError) {
+	idb := make([]byte, 16)
+	_, _ = rand.Read(idb) // crypto/rand.Read never fails
+	deviceID := "d-" + hex.EncodeToString(idb)
+	leaf, chain, err := s.cfg.CA.Sign(ctx, csr, deviceID, DeviceLifetime)
+	if errors.Is(err, ca.ErrRefused) {
+		return nil, reject(http.StatusBadRequest, ReasonCARefused,
+			"the certificate authority refused the CSR; generate a CSR without names for the device key", err)
+	}
+	if err != nil {
+		return nil, reject(http.StatusBadGateway, ReasonCAUnavailable,
+			"the certificate authority did not issue the certificate; try again, and report it if it persists", err)
+	}
+	if len(chain) == 0 {
+		return nil, reject(http.StatusBadGateway, ReasonCAUnavailable,
+			"the certificate authority returned no chain; report this to the tenant's operator", errors.New("empty chain from ca"))
+	}
+	dev := store.Device{
+		ID: deviceID, Tenant: s.cfg.Tenant, HardwareFingerprint: stmt.HardwareFingerprint,
+		WireGuardPublicKey: stmt.WireGuardPublicKey, Status: store.StatusActive, EnrolledBy: stmt.YubiKeySerial,
+		Certificates: []store.DeviceCertificate{{Serial: hex.EncodeToString(leaf.SerialNumber.Bytes()), NotAfter: leaf.NotAfter, IssuedAt: now}},
+	}
+	rec := store.AuditRecord{Time: now, Actor: stmt.YubiKeySerial, Operation: auditOperationEnrollment,
+		ParamsDigest: stmt.Digest, Result: resultAccepted}
+	if _, _, err := s.cfg.Store.CompleteEnrollment(ctx, stmt.Nonce, now, dev, rec); err != nil {
+		// The certificate was issued but the enrollment is not recorded: revoke
+		// it so that it can never be renewed; it then dies within 24 h.
+		if rerr := s.cfg.CA.Revoke(ctx, leaf.SerialNumber.String(), "enrollment not recorded"); rerr != nil {
+			s.log.Error("certificate issued but enrollment not recorded, and revoking it failed; it expires within 24 h",
+				"device", deviceID, "serial", leaf.SerialNumber.String(), "err", err, "revoke_err", rerr)
+		} else {
+			s.log.Warn("certificate issued but enrollment not recorded; revoked", "device", deviceID,
+				"serial", leaf.SerialNumber.String(), "err", err)
+		}
+		switch {
+		case errors.Is(err, store.ErrNonceUsed):
+			return nil, reject(http.StatusConflict, ReasonNonceUsed, "this challenge was already used; request a new challenge", err)
+		case errors.Is(err, store.ErrNonceExpired):
+			return nil, reject(http.StatusUnauthorized, ReasonNonceExpired,
+				"the challenge expired; request a new challenge and sign within 5 minutes", err)
+		case errors.Is(err, store.ErrExists):
+			return nil, reject(http.StatusConflict, ReasonDeviceConflict,
+				"this laptop's hardware fingerprint or WireGuard key is already enrolled; ask an administrator", err)
+		}
+		return nil, reject(http.StatusInternalServerError, ReasonInternal, "the enrollment could not be recorded; try again later", err)
+	}
+	root := chain[len(chain)-1]
+	fp := s.cfg.RootFingerprint
+	if fp == "" {
+		sum := sha256.Sum256(root.Raw)
+		fp = hex.EncodeToString(sum[:])
+	}
+	resp := &protocol.EnrollResponse{
+		DeviceID:    deviceID,
+		Certificate: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf.Raw})),
+		Root:        string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: root.Raw})),
+		Config: protocol.AgentConfig{Version: 1, Tenant: s.cfg.Tenant, DeviceID: deviceID, CAURL: s.cfg.CAURL,
+			RootFingerprint: fp, APIURL: s.cfg.APIURL},
+	}
+	for _, c := range chain[:len(chain)-1] {
+		resp.Chain = append(resp.Chain, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})))
+	}
+	return resp, nil
+}

@@ -1,0 +1,88 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/kiwistack/endpoint/enroll/protocol"
+)
+
+// Reason codes of the API beyond those of protocol.Reason; docs/api.md lists
+// them all with their statuses. They are stable: clients, metrics and the
+// audit log rely on them.
+const (
+	ReasonMediaType         = "unsupported_media_type"
+	ReasonBodyTooLarge      = "body_too_large"
+	ReasonCertExpired       = "certificate_expired"
+	ReasonWrongOrganization = "wrong_organization"
+	ReasonTenantMismatch    = "tenant_mismatch"
+	ReasonWrongOperation    = "wrong_operation"
+	ReasonUnknownKey        = "unknown_key"
+	ReasonKeyBurned         = "key_burned"
+	ReasonKeyMismatch       = "key_mismatch"
+	ReasonRoleInsufficient  = "role_insufficient"
+	ReasonTimestamp         = "timestamp_out_of_window"
+	ReasonNonceUnknown      = "nonce_unknown"
+	ReasonNonceExpired      = "nonce_expired"
+	ReasonNonceUsed         = "nonce_used"
+	ReasonNonceMismatch     = "nonce_mismatch"
+	ReasonBadCSR            = "bad_csr"
+	ReasonCSRSignature      = "bad_csr_signature"
+	ReasonDeviceKeyMismatch = "device_key_mismatch"
+	ReasonDeviceExists      = "device_exists"
+	ReasonReenrollment      = "reenrollment_unavailable"
+	ReasonDeviceConflict    = "device_conflict"
+	ReasonUnknownOperation  = "unknown_operation"
+	ReasonCARefused         = "ca_refused"
+	ReasonCAUnavailable     = "ca_unavailable"
+	ReasonNotReady          = "not_ready"
+	ReasonInternal          = protocol.ReasonUnknown
+)
+
+// Audit results, the media type of every request and response, and the
+// audit operation of enrollments.
+const (
+	resultRejected           = "rejected"
+	resultAccepted           = "accepted"
+	contentTypeJSON          = "application/json"
+	auditOperationEnrollment = protocol.OpEnrollDevice
+)
+
+// apiError keeps apart what the client sees (status, reason, message) and
+// what only the log sees (cause).
+type apiError struct {
+	status  int
+	reason  string
+	message string
+	cause   error
+}
+
+// Error implements error with the reason and the hidden cause, for logs.
+func (e *apiError) Error() string {
+	if e.cause == nil {
+		return e.reason + ": " + e.message
+	}
+	return e.reason + ": " + e.cause.Error()
+}
+
+// Unwrap returns the cause.
+func (e *apiError) Unwrap() error { return e.cause }
+
+// reject builds an apiError.
+func reject(status int, reason, message string, cause error) *apiError {
+	return &apiError{status: status, reason: reason, message: message, cause: cause}
+}
+
+// writeJSON writes v with status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", contentTypeJSON)
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeError writes e's status and its public part.
+func writeError(w http.ResponseWriter, e *apiError) {
+	writeJSON(w, e.status, protocol.ErrorResponse{Reason: e.reason, Message: e.message})
+}
