@@ -16,5 +16,5 @@ func main() { cli.Exec("kiwistack-api", short, commands) }
 
 // commands adds the API's subcommands.
 func commands(root *cobra.Command, stdio cli.IO, logger **slog.Logger) {
-	root.AddCommand(policyCmd(stdio, logger))
+	root.AddCommand(policyCmd(stdio, logger), devCmd(stdio, logger), rosterCmd(stdio, logger))
 }

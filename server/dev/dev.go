@@ -1,0 +1,332 @@
+// Package dev runs a complete local tenant in one process for development
+// and demos: the tenant PKI and embedded step-ca (server/ca), the store
+// (server/store) and the enrollment API (server/api), served together on
+// one TLS listener with a server certificate issued, once, by the tenant
+// intermediate.
+//
+// It owns the layout of the dev state directory (ca/, api.db, tls.crt,
+// tls.key) and the wiring between those packages. It does not decide
+// enrollments, keep the roster's rules, or talk to an external step-ca.
+package dev
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/kiwistack/endpoint/internal/atomicfile"
+	"github.com/kiwistack/endpoint/server/api"
+	"github.com/kiwistack/endpoint/server/ca"
+	"github.com/kiwistack/endpoint/server/store"
+)
+
+// Layout of the state directory.
+const (
+	// CADir holds the tenant PKI and step-ca's database (server/ca).
+	CADir = "ca"
+	// DBFile is the API's SQLite store.
+	DBFile = "api.db"
+	// TLSCertFile and TLSKeyFile are the API's TLS server certificate
+	// (leaf, then the tenant intermediate) and its key (0600).
+	TLSCertFile = "tls.crt"
+	TLSKeyFile  = "tls.key"
+)
+
+// DefaultListen is the address Run listens on when Options.Listen is empty.
+const DefaultListen = "127.0.0.1:8443"
+
+// Validity of the TLS server certificate and how long before its expiry
+// Run issues a new one.
+const (
+	ServerCertLifetime = 365 * 24 * time.Hour
+	serverCertRenewal  = 30 * 24 * time.Hour
+)
+
+// shutdownTimeout bounds the graceful shutdown after ctx is cancelled.
+const shutdownTimeout = 5 * time.Second
+
+// CAPath returns the PKI directory of the state directory dir.
+func CAPath(dir string) string { return filepath.Join(dir, CADir) }
+
+// DBPath returns the store's path in the state directory dir.
+func DBPath(dir string) string { return filepath.Join(dir, DBFile) }
+
+// Options configures Run.
+type Options struct {
+	// StateDir holds everything the tenant keeps across restarts (required).
+	StateDir string
+	// Tenant is the tenant slug (required).
+	Tenant string
+	// Listen is the TCP address to serve on; DefaultListen when empty.
+	// Port 0 picks a free port (Info.APIURL names it).
+	Listen string
+	// Logger receives the server's logs; discarded when nil.
+	Logger *slog.Logger
+	// Out receives the human summary (URLs, fingerprint, next steps);
+	// discarded when nil.
+	Out io.Writer
+	// Ready, when set, is called once the listener accepts connections.
+	Ready func(Info)
+}
+
+// Info describes a running dev tenant.
+type Info struct {
+	// APIURL is the base URL of the enrollment API (/v1/…, /healthz, /readyz).
+	APIURL string
+	// CAURL is the base URL of step-ca's own API (/health, /roots, /renew,
+	// …); the same origin as APIURL, at step-ca's native paths.
+	CAURL string
+	// RootFingerprint is the SHA-256 of the tenant root certificate (hex).
+	RootFingerprint string
+	// RootFile is the path of the tenant root certificate (PEM).
+	RootFile string
+}
+
+// Run brings up the tenant described by o and serves until ctx is
+// cancelled, then shuts down gracefully and returns nil. Everything is
+// created on the first run and loaded afterwards, so a restart with the
+// same StateDir keeps the root, the roster and the devices.
+//
+// Routes: the API's /v1/…, /healthz and /readyz, and every other path to
+// step-ca's handler at its native paths, so that step's clients, which
+// resolve absolute paths against the CA URL, work against the same origin.
+// The listener requests, but does not require, a client certificate
+// issued under the tenant root (for /renew).
+func Run(ctx context.Context, o Options) error {
+	if o.StateDir == "" || o.Tenant == "" {
+		return errors.New("running dev tenant: state directory and tenant are required")
+	}
+	if o.Listen == "" {
+		o.Listen = DefaultListen
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	if err := os.MkdirAll(o.StateDir, 0o700); err != nil {
+		return fmt.Errorf("creating state directory: %w", err)
+	}
+	ln, err := net.Listen("tcp", o.Listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", o.Listen, err)
+	}
+	defer ln.Close()
+	names := hostNames(o.Listen)
+	pki, err := ca.LoadOrCreatePKI(CAPath(o.StateDir), o.Tenant, time.Now())
+	if err != nil {
+		return fmt.Errorf("running dev tenant: %w", err)
+	}
+	cert, err := serverCertificate(o.StateDir, pki, names, time.Now())
+	if err != nil {
+		return fmt.Errorf("running dev tenant: %w", err)
+	}
+	e, err := ca.Open(CAPath(o.StateDir), o.Tenant, ca.WithLogger(o.Logger), ca.WithDNSNames(names...))
+	if err != nil {
+		return fmt.Errorf("running dev tenant: %w", err)
+	}
+	defer e.Close()
+	st, err := store.Open(ctx, DBPath(o.StateDir))
+	if err != nil {
+		return fmt.Errorf("running dev tenant: %w", err)
+	}
+	defer st.Close()
+
+	base := "https://" + net.JoinHostPort(urlHost(o.Listen), portOf(ln.Addr()))
+	info := Info{
+		APIURL:          base,
+		CAURL:           base,
+		RootFingerprint: e.Fingerprint(),
+		RootFile:        filepath.Join(CAPath(o.StateDir), ca.RootCertFile),
+	}
+	apiHandler, err := api.New(api.Config{
+		Tenant:          o.Tenant,
+		Store:           st,
+		CA:              e,
+		Intermediate:    e.Intermediate(),
+		Logger:          o.Logger,
+		APIURL:          info.APIURL,
+		CAURL:           info.CAURL,
+		RootFingerprint: info.RootFingerprint,
+	})
+	if err != nil {
+		return fmt.Errorf("running dev tenant: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", apiHandler)
+	mux.Handle("/healthz", apiHandler)
+	mux.Handle("/readyz", apiHandler)
+	mux.Handle("/", e.Handler())
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),
+		TLSConfig: &tls.Config{
+			MinVersion:   tls.VersionTLS12,
+			Certificates: []tls.Certificate{cert},
+			ClientAuth:   tls.VerifyClientCertIfGiven,
+			ClientCAs:    e.ClientCAs(),
+		},
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.ServeTLS(ln, "", "") }()
+	o.Logger.Info("dev tenant serving", "tenant", o.Tenant, "api_url", info.APIURL, "root_fingerprint", info.RootFingerprint)
+	printInfo(o.Out, o, info)
+	if o.Ready != nil {
+		o.Ready(info)
+	}
+	select {
+	case err := <-served:
+		return fmt.Errorf("serving: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutting down: %w", err)
+	}
+	o.Logger.Info("dev tenant stopped", "tenant", o.Tenant)
+	return nil
+}
+
+// printInfo writes the human summary of a running tenant.
+func printInfo(w io.Writer, o Options, info Info) {
+	fmt.Fprintf(w, "KiwiStack dev tenant %s is running.\n", o.Tenant)
+	fmt.Fprintf(w, "  API URL:          %s\n", info.APIURL)
+	fmt.Fprintf(w, "  CA URL:           %s\n", info.CAURL)
+	fmt.Fprintf(w, "  Root fingerprint: %s\n", info.RootFingerprint)
+	fmt.Fprintf(w, "  Root certificate: %s\n", info.RootFile)
+	fmt.Fprintf(w, "  State:            %s\n", o.StateDir)
+	fmt.Fprintln(w, "Next:")
+	fmt.Fprintf(w, "  kiwistack-enroll keys provision … --roster-out roster.yaml\n")
+	fmt.Fprintf(w, "  kiwistack-api roster add --state %s roster.yaml\n", o.StateDir)
+	fmt.Fprintf(w, "  kiwistack-enroll enroll --api %s --tenant %s --root-fingerprint %s\n", info.APIURL, o.Tenant, info.RootFingerprint)
+	fmt.Fprintln(w, "Stop with Ctrl-C; restarting with the same --state keeps everything.")
+}
+
+// hostNames returns the names the server certificate and step-ca answer
+// to: localhost, 127.0.0.1 and the listen host when it is a specific one.
+func hostNames(listen string) []string {
+	names := []string{"localhost", "127.0.0.1"}
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil || host == "" {
+		return names
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		return names
+	}
+	if !slices.Contains(names, host) {
+		names = append(names, host)
+	}
+	return names
+}
+
+// urlHost is the host to put in the printed URLs.
+func urlHost(listen string) string {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil || host == "" {
+		return "localhost"
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		return "localhost"
+	}
+	return host
+}
+
+func portOf(a net.Addr) string {
+	_, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	return port
+}
+
+// serverCertificate loads the TLS server certificate from dir, or issues a
+// new one from the tenant intermediate when it is missing, does not chain
+// to the intermediate, lacks one of names, or expires within
+// serverCertRenewal. The key is written 0600, before the certificate.
+func serverCertificate(dir string, pki *ca.PKI, names []string, now time.Time) (tls.Certificate, error) {
+	certPath, keyPath := filepath.Join(dir, TLSCertFile), filepath.Join(dir, TLSKeyFile)
+	if cert, err := tls.LoadX509KeyPair(certPath, keyPath); err == nil && usable(cert, pki, names, now) {
+		return cert, nil
+	}
+	if pki.IntermediateKey == nil {
+		return tls.Certificate{}, errors.New("issuing tls certificate: the intermediate key is missing")
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("generating tls key: %w", err)
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("generating serial: %w", err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{Organization: pki.Intermediate.Subject.Organization, CommonName: names[0]},
+		NotBefore:    now.Add(-time.Minute),
+		NotAfter:     now.Add(ServerCertLifetime),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	for _, n := range names {
+		if ip := net.ParseIP(n); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, n)
+		}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, pki.Intermediate, key.Public(), pki.IntermediateKey)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("signing tls certificate: %w", err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("parsing tls certificate: %w", err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("encoding tls key: %w", err)
+	}
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
+	certPEM := ca.PEM(leaf, pki.Intermediate)
+	if err := atomicfile.WriteFile(keyPath, keyPEM, 0o600); err != nil {
+		return tls.Certificate{}, fmt.Errorf("writing tls key: %w", err)
+	}
+	if err := atomicfile.WriteFile(certPath, certPEM, 0o644); err != nil {
+		return tls.Certificate{}, fmt.Errorf("writing tls certificate: %w", err)
+	}
+	return tls.X509KeyPair(certPEM, keyPEM)
+}
+
+// usable reports whether cert chains to the tenant intermediate, names
+// every host in names and is not close to expiry.
+func usable(cert tls.Certificate, pki *ca.PKI, names []string, now time.Time) bool {
+	leaf := cert.Leaf
+	if leaf == nil || leaf.CheckSignatureFrom(pki.Intermediate) != nil || now.Add(serverCertRenewal).After(leaf.NotAfter) {
+		return false
+	}
+	for _, n := range names {
+		if leaf.VerifyHostname(n) != nil {
+			return false
+		}
+	}
+	return true
+}
