@@ -15,6 +15,7 @@ import (
 	"github.com/kiwistack/endpoint/launchers/catalog"
 	"github.com/kiwistack/endpoint/launchers/fileset"
 	"github.com/kiwistack/endpoint/launchers/icon"
+	"github.com/kiwistack/endpoint/launchers/internal/golden"
 	"github.com/kiwistack/endpoint/launchers/internal/realtool"
 	"howett.net/plist"
 )
@@ -63,22 +64,8 @@ func TestGolden(t *testing.T) {
 					continue
 				}
 				n++
-				golden := filepath.Join(dir, filepath.FromSlash(goldenPath(c, f.Path)))
-				if *update {
-					if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-						t.Fatal(err)
-					}
-					if err := os.WriteFile(golden, f.Data, 0o644); err != nil {
-						t.Fatal(err)
-					}
-				}
-				want, err := os.ReadFile(golden)
-				if err != nil {
-					t.Fatalf("%v (go test -update creates it)", err)
-				}
-				if !bytes.Equal(f.Data, want) {
-					t.Errorf("%s differs from %s:\n%s", f.Path, golden, f.Data)
-				}
+				gpath := filepath.Join(dir, filepath.FromSlash(goldenPath(c, f.Path)))
+				golden.Check(t, gpath, f.Path, f.Data, *update)
 			}
 			// Six Chromium launchers with an Info.plist and a wrapper each, two
 			// policy plists, one profile. Chat is Element Desktop: no bundle.

@@ -1,7 +1,6 @@
 package xdg
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -12,6 +11,7 @@ import (
 	"github.com/kiwistack/endpoint/launchers/catalog"
 	"github.com/kiwistack/endpoint/launchers/desktopentry"
 	"github.com/kiwistack/endpoint/launchers/dispatch"
+	"github.com/kiwistack/endpoint/launchers/internal/golden"
 	"github.com/kiwistack/endpoint/launchers/internal/realtool"
 	"github.com/kiwistack/endpoint/launchers/mimeapps"
 )
@@ -46,22 +46,8 @@ func TestDispatcherFiles(t *testing.T) {
 	files := map[string][]byte{}
 	for _, f := range set {
 		files[f.Path] = f.Data
-		golden := filepath.Join(dir, filepath.FromSlash(f.Path))
-		if *update {
-			if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(golden, f.Data, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		want, err := os.ReadFile(golden)
-		if err != nil {
-			t.Fatalf("%v (go test -update creates it)", err)
-		}
-		if !bytes.Equal(f.Data, want) {
-			t.Errorf("%s differs from %s:\n%s", f.Path, golden, f.Data)
-		}
+		gpath := filepath.Join(dir, filepath.FromSlash(f.Path))
+		golden.Check(t, gpath, f.Path, f.Data, *update)
 	}
 	entry := files["usr/share/applications/"+DispatcherID]
 	kv, err := desktopentry.Parse(entry)

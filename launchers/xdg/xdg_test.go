@@ -14,6 +14,7 @@ import (
 	"github.com/kiwistack/endpoint/launchers/chromium"
 	"github.com/kiwistack/endpoint/launchers/fileset"
 	"github.com/kiwistack/endpoint/launchers/icon"
+	"github.com/kiwistack/endpoint/launchers/internal/golden"
 	"github.com/kiwistack/endpoint/launchers/internal/realtool"
 )
 
@@ -52,22 +53,8 @@ func TestGolden(t *testing.T) {
 					continue
 				}
 				n++
-				golden := filepath.Join(dir, filepath.FromSlash(f.Path))
-				if *update {
-					if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-						t.Fatal(err)
-					}
-					if err := os.WriteFile(golden, f.Data, 0o644); err != nil {
-						t.Fatal(err)
-					}
-				}
-				want, err := os.ReadFile(golden)
-				if err != nil {
-					t.Fatalf("%v (go test -update creates it)", err)
-				}
-				if !bytes.Equal(f.Data, want) {
-					t.Errorf("%s differs from %s:\n%s", f.Path, golden, f.Data)
-				}
+				gpath := filepath.Join(dir, filepath.FromSlash(f.Path))
+				golden.Check(t, gpath, f.Path, f.Data, *update)
 			}
 			// Seven launchers: six Chromium entries, Element for Chat, Nextcloud
 			// beside Files; three policy copies; Element's config.
