@@ -100,6 +100,18 @@ func (ca *testCA) issue(_ context.Context, pub crypto.PublicKey, subject pkix.Na
 	return x509.ParseCertificate(der)
 }
 
+// openKey opens the virtual key through the enroller's client and closes it
+// when the test ends.
+func openKey(tb testing.TB, vk *pcsctest.Key) *yubikey.Key {
+	tb.Helper()
+	k, err := client(vk).Open(context.Background(), vk.Serial, nil)
+	if err != nil {
+		tb.Fatalf("opening virtual YubiKey %d: %v", vk.Serial, err)
+	}
+	tb.Cleanup(func() { k.Close() })
+	return k
+}
+
 // client looks only at the readers of the given virtual keys, so that tests
 // of other packages running at the same time are not disturbed (opening a
 // reader takes it exclusively for a moment).
@@ -122,11 +134,8 @@ func verifierFor(k *pcsctest.Key) attest.Verifier {
 func provision(t testing.TB, vk *pcsctest.Key) yubikey.Credentials {
 	t.Helper()
 	ctx := context.Background()
-	k, err := client(vk).Open(ctx, vk.Serial, nil)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	defer k.Close()
+	k := openKey(t, vk)
+	defer k.Close() // release the card for the caller now, not at the end of the test
 	creds, err := yubikey.NewCredentials(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -357,14 +366,10 @@ func TestTouchTimeout(t *testing.T) {
 	vk := pcsctest.Start(t, pcsctest.Options{Touch: card.TouchTimeout, TouchTimeout: 500 * time.Millisecond})
 	creds := provision(t, vk)
 	ctx := context.Background()
-	k, err := client(vk).Open(ctx, vk.Serial, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer k.Close()
+	k := openKey(t, vk)
 	digest := sha256.Sum256([]byte("x"))
 	ui := &scriptUI{pins: []string{creds.PIN}}
-	_, _, err = k.Sign(ctx, ui, digest[:], crypto.SHA256, "sign")
+	_, _, err := k.Sign(ctx, ui, digest[:], crypto.SHA256, "sign")
 	if !errors.Is(err, yubikey.ErrTouchTimeout) {
 		t.Fatalf("err = %v, want ErrTouchTimeout", err)
 	}
@@ -376,16 +381,12 @@ func TestTouchTimeout(t *testing.T) {
 func TestProvisionWrongCurrentPIN(t *testing.T) {
 	vk := pcsctest.Start(t, pcsctest.Options{})
 	ctx := context.Background()
-	k, err := client(vk).Open(ctx, vk.Serial, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer k.Close()
+	k := openKey(t, vk)
 	creds, _ := yubikey.NewCredentials(nil)
 	cur := yubikey.FactoryDefaults()
 	cur.PIN = "11111111"
 	saved := false
-	_, err = k.Provision(ctx, yubikey.ProvisionRequest{
+	_, err := k.Provision(ctx, yubikey.ProvisionRequest{
 		Admin: "John Doe", Role: "sysadmin", Tenant: "acme-corp", Current: cur, New: creds,
 		SaveNew: func(yubikey.Credentials) error { saved = true; return nil },
 		Issue:   newTestCA(t).issue, Verifier: verifierFor(vk),
@@ -405,14 +406,10 @@ func TestProvisionWrongCurrentPIN(t *testing.T) {
 func TestProvisionUntrustedAttestation(t *testing.T) {
 	vk := pcsctest.Start(t, pcsctest.Options{})
 	ctx := context.Background()
-	k, err := client(vk).Open(ctx, vk.Serial, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer k.Close()
+	k := openKey(t, vk)
 	creds, _ := yubikey.NewCredentials(nil)
 	issued := false
-	_, err = k.Provision(ctx, yubikey.ProvisionRequest{
+	_, err := k.Provision(ctx, yubikey.ProvisionRequest{
 		Admin: "John Doe", Role: "sysadmin", Tenant: "acme-corp", Current: yubikey.FactoryDefaults(), New: creds,
 		SaveNew: func(yubikey.Credentials) error { return nil },
 		Issue: func(ctx context.Context, pub crypto.PublicKey, s pkix.Name) (*x509.Certificate, error) {
@@ -433,11 +430,7 @@ func TestChangeAndUnblockPIN(t *testing.T) {
 	vk := pcsctest.Start(t, pcsctest.Options{})
 	creds := provision(t, vk)
 	ctx := context.Background()
-	k, err := client(vk).Open(ctx, vk.Serial, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer k.Close()
+	k := openKey(t, vk)
 
 	if err := k.ChangePIN(ctx, &scriptUI{pins: []string{creds.PIN}, secrets: []string{"24681357"}}); err != nil {
 		t.Fatalf("ChangePIN: %v", err)
@@ -446,7 +439,7 @@ func TestChangeAndUnblockPIN(t *testing.T) {
 		t.Fatalf("the new PIN does not verify: %v", err)
 	}
 	// A wrong current PIN reports the tries left.
-	err = k.ChangePIN(ctx, &scriptUI{pins: []string{creds.PIN}, secrets: []string{"11223344"}})
+	err := k.ChangePIN(ctx, &scriptUI{pins: []string{creds.PIN}, secrets: []string{"11223344"}})
 	var pe *yubikey.PINError
 	if !errors.As(err, &pe) || pe.Retries != 2 {
 		t.Fatalf("ChangePIN with the old PIN: err = %v, want a wrong PIN with 2 tries left", err)
@@ -479,11 +472,7 @@ func BenchmarkVerifyPINAndSign(b *testing.B) {
 	vk.Card().SetTouchDelay(-1)
 	creds := provision(b, vk)
 	ctx := context.Background()
-	k, err := client(vk).Open(ctx, vk.Serial, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer k.Close()
+	k := openKey(b, vk)
 	digest := sha256.Sum256([]byte("enroll_device challenge"))
 	for b.Loop() {
 		ui := &scriptUI{pins: []string{creds.PIN}}

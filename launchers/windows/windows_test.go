@@ -16,6 +16,8 @@ import (
 	"time"
 	"unicode/utf16"
 
+	"github.com/kiwistack/endpoint/launchers/internal/golden"
+
 	"github.com/kiwistack/endpoint/launchers/catalog"
 	"github.com/kiwistack/endpoint/launchers/dispatch"
 	"github.com/kiwistack/endpoint/launchers/fileset"
@@ -94,22 +96,8 @@ func TestGolden(t *testing.T) {
 				if strings.HasSuffix(f.Path, ".reg") {
 					data = []byte(utf16Text(t, f.Data))
 				}
-				golden := filepath.Join(dir, filepath.FromSlash(goldenPath(c, f.Path)))
-				if *update {
-					if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-						t.Fatal(err)
-					}
-					if err := os.WriteFile(golden, data, 0o644); err != nil {
-						t.Fatal(err)
-					}
-				}
-				want, err := os.ReadFile(golden)
-				if err != nil {
-					t.Fatalf("%v (go test -update creates it)", err)
-				}
-				if !bytes.Equal(data, want) {
-					t.Errorf("%s differs from %s", f.Path, golden)
-				}
+				gpath := filepath.Join(dir, filepath.FromSlash(goldenPath(c, f.Path)))
+				golden.Check(t, gpath, f.Path, data, *update)
 			}
 			// Six Chromium launchers, each in the Start Menu and on the
 			// Desktop; the .reg file, the default associations, the
