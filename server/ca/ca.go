@@ -2,9 +2,7 @@ package ca
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -112,7 +110,8 @@ func WithDNSNames(names ...string) Option { return func(o *options) { o.dnsNames
 type Embedded struct {
 	auth    *authority.Authority
 	pki     *PKI
-	signer  jose.Signer
+	devices *Minter
+	admins  *Minter
 	tenant  string
 	opts    options
 	handler http.Handler
@@ -145,17 +144,24 @@ func Open(stateDir, tenant string, opt ...Option) (*Embedded, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening ca: %w", err)
 	}
-	so := new(jose.SignerOptions).WithType("JWT").WithHeader("kid", pki.ProvisionerKey.KeyID)
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: pki.ProvisionerKey.Key}, so)
+	adminProv, err := adminProvisioner(pki, tenant)
 	if err != nil {
-		return nil, fmt.Errorf("opening ca: provisioner signer: %w", err)
+		return nil, fmt.Errorf("opening ca: %w", err)
 	}
-	e := &Embedded{pki: pki, signer: signer, tenant: tenant, opts: o}
+	devices, err := NewMinter(pki.ProvisionerKey, ProvisionerName, embeddedAudience)
+	if err != nil {
+		return nil, fmt.Errorf("opening ca: %w", err)
+	}
+	admins, err := NewMinter(pki.AdminProvisionerKey, AdminProvisionerName, embeddedAudience)
+	if err != nil {
+		return nil, fmt.Errorf("opening ca: %w", err)
+	}
+	e := &Embedded{pki: pki, devices: devices, admins: admins, tenant: tenant, opts: o}
 	cfg := &config.Config{
 		DNSNames: o.dnsNames,
 		DB:       &db.Config{Type: "bbolt", DataSource: filepath.Join(stateDir, DatabaseFile)},
 		AuthorityConfig: &config.AuthConfig{
-			Provisioners: provisioner.List{prov},
+			Provisioners: provisioner.List{prov, adminProv},
 			Backdate:     &provisioner.Duration{Duration: Backdate},
 		},
 	}
@@ -234,29 +240,9 @@ func validDeviceID(id string) bool {
 	return true
 }
 
-// token mints a one-time provisioner token for step-ca.
+// token mints a one-time device-provisioner token for step-ca.
 func (e *Embedded) token(subject string, sans []string) (string, error) {
-	id := make([]byte, 16)
-	if _, err := rand.Read(id); err != nil {
-		return "", err
-	}
-	now := time.Now()
-	claims := struct {
-		jose.Claims
-		SANs []string `json:"sans,omitempty"`
-	}{
-		Claims: jose.Claims{
-			ID:        hex.EncodeToString(id),
-			Issuer:    ProvisionerName,
-			Subject:   subject,
-			Audience:  jose.Audience{"step-certificate-authority"},
-			IssuedAt:  jose.NewNumericDate(now),
-			NotBefore: jose.NewNumericDate(now),
-			Expiry:    jose.NewNumericDate(now.Add(time.Minute)),
-		},
-		SANs: sans,
-	}
-	return jose.Signed(e.signer).Claims(claims).CompactSerialize()
+	return e.devices.Mint(subject, sans, nil)
 }
 
 // Sign implements Bridge. The caller has authorised the enrollment; step-ca
@@ -283,21 +269,33 @@ func (e *Embedded) Sign(ctx context.Context, csr *x509.CertificateRequest, devic
 	if err != nil {
 		return nil, nil, fmt.Errorf("signing certificate for device %s: minting token: %w", deviceID, err)
 	}
-	ctx = provisioner.NewContextWithMethod(ctx, provisioner.SignMethod)
-	signOpts, err := e.auth.Authorize(ctx, tok)
+	certs, err := e.signWithToken(ctx, tok, csr, lifetime)
 	if err != nil {
-		return nil, nil, fmt.Errorf("signing certificate for device %s: authorising: %w", deviceID, stepError(err))
-	}
-	var so provisioner.SignOptions
-	so.NotAfter.SetDuration(lifetime)
-	certs, err := e.auth.SignWithContext(ctx, csr, so, signOpts...)
-	if err != nil {
-		return nil, nil, fmt.Errorf("signing certificate for device %s: %w", deviceID, stepError(err))
+		return nil, nil, fmt.Errorf("signing certificate for device %s: %w", deviceID, err)
 	}
 	e.opts.log.Info("device certificate issued", "device", deviceID, "serial", certs[0].SerialNumber.String(),
 		"not_after", certs[0].NotAfter)
 	chain := append(certs[1:len(certs):len(certs)], e.pki.Root)
 	return certs[0], chain, nil
+}
+
+// signWithToken authorises tok with step-ca and signs csr for lifetime (0:
+// the provisioner's default); it returns leaf and intermediates.
+func (e *Embedded) signWithToken(ctx context.Context, tok string, csr *x509.CertificateRequest, lifetime time.Duration) ([]*x509.Certificate, error) {
+	ctx = provisioner.NewContextWithMethod(ctx, provisioner.SignMethod)
+	signOpts, err := e.auth.Authorize(ctx, tok)
+	if err != nil {
+		return nil, fmt.Errorf("authorising: %w", stepError(err))
+	}
+	var so provisioner.SignOptions
+	if lifetime > 0 {
+		so.NotAfter.SetDuration(lifetime)
+	}
+	certs, err := e.auth.SignWithContext(ctx, csr, so, signOpts...)
+	if err != nil {
+		return nil, stepError(err)
+	}
+	return certs, nil
 }
 
 // Revoke implements Bridge with step-ca's passive revocation: the serial is

@@ -3,9 +3,10 @@
 //
 // It owns the tenant's PKI state directory (an MSP root, a tenant
 // intermediate and the provisioner key, created once and kept across
-// restarts), the embedded step-ca authority with one JWK provisioner for
+// restarts), the embedded step-ca authority with two JWK provisioners, one for
 // device certificates (24 h default and maximum, renewal after expiry within
-// a grace window), step-ca's own database of issued and revoked serials, and
+// a grace window) and one for administrators' YubiKey slot 9a certificates
+// (SignAdmin; one year, never renewed), step-ca's own database of issued and revoked serials, and
 // an http.Handler serving step-ca's own API (/renew, /roots, /root/{sha},
 // /health, ...) for devices to renew against with mutual TLS.
 //

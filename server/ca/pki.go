@@ -33,7 +33,10 @@ const (
 	IntermediateCertFile = "intermediate_ca.crt"
 	IntermediateKeyFile  = "intermediate_ca.key"
 	ProvisionerKeyFile   = "provisioner.jwk"
-	DatabaseFile         = "step-ca.db"
+	// AdminProvisionerKeyFile is the key of the provisioner for
+	// administrators' slot 9a certificates.
+	AdminProvisionerKeyFile = "admin-provisioner.jwk"
+	DatabaseFile            = "step-ca.db"
 )
 
 // Validity of the CA certificates created by LoadOrCreatePKI.
@@ -49,6 +52,8 @@ type PKI struct {
 	Intermediate    *x509.Certificate
 	IntermediateKey crypto.Signer
 	ProvisionerKey  *jose.JSONWebKey
+	// AdminProvisionerKey signs the tokens of admin certificates.
+	AdminProvisionerKey *jose.JSONWebKey
 }
 
 // Fingerprint returns the SHA-256 of the root certificate's DER, in lower-case
@@ -64,7 +69,7 @@ func Fingerprint(cert *x509.Certificate) string {
 
 // LoadOrCreatePKI loads the PKI from dir, creating what is missing: an MSP
 // root (P-256, RootLifetime), a tenant intermediate (O=tenant, path length
-// 0, IntermediateLifetime) and the JWK provisioner key. Existing files are
+// 0, IntermediateLifetime) and the two JWK provisioner keys (devices, admins). Existing files are
 // kept, so a restart keeps the root fingerprint. dir is created 0700.
 func LoadOrCreatePKI(dir, tenant string, now time.Time) (*PKI, error) {
 	if tenant == "" {
@@ -123,6 +128,9 @@ func LoadOrCreatePKI(dir, tenant string, now time.Time) (*PKI, error) {
 	p.Intermediate, p.IntermediateKey = intermediate, intKey
 	if p.ProvisionerKey, err = loadOrCreateJWK(filepath.Join(dir, ProvisionerKeyFile)); err != nil {
 		return nil, fmt.Errorf("loading provisioner key: %w", err)
+	}
+	if p.AdminProvisionerKey, err = loadOrCreateJWK(filepath.Join(dir, AdminProvisionerKeyFile)); err != nil {
+		return nil, fmt.Errorf("loading admin provisioner key: %w", err)
 	}
 	return p, nil
 }
