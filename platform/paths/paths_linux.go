@@ -1,0 +1,9 @@
+package paths
+
+const (
+	stepDir   = "/etc/step"
+	stateDir  = "/var/lib/kiwistack"
+	configDir = "/etc/kiwistack"
+)
+
+func volumeLess(p string) string { return p }
