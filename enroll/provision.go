@@ -2,20 +2,19 @@ package enroll
 
 import (
 	"context"
-	"crypto"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/kiwistack/endpoint/attest"
+	"github.com/kiwistack/endpoint/enroll/apiclient"
+	"github.com/kiwistack/endpoint/enroll/protocol"
 	"github.com/kiwistack/endpoint/enroll/yubikey"
 	"github.com/kiwistack/endpoint/internal/atomicfile"
 	"go.yaml.in/yaml/v3"
@@ -27,11 +26,14 @@ type ProvisionOptions struct {
 	Admin  string
 	Role   string
 	Tenant string
-	// CACertPath and CAKeyPath name the tenant intermediate that certifies
-	// the admin's key: a stand-in until the API issues admin certificates.
-	CACertPath string
-	CAKeyPath  string
-	Validity   time.Duration
+	// APIURL is the tenant API that issues the admin certificate, reached
+	// over TLS pinned to the root whose SHA-256 is RootFingerprint.
+	APIURL          string
+	RootFingerprint string
+	// ProvisioningTokenFile holds the MSP's provisioning token.
+	ProvisioningTokenFile string
+	// Validity is the certificate's lifetime; 0 is the CA's default (a year).
+	Validity time.Duration
 	// SecretsPath receives the new PIN, PUK and management key (0600, must
 	// not exist). Empty: they are printed once to the output.
 	SecretsPath string
@@ -83,10 +85,7 @@ func (c Keys) Provision(ctx context.Context, o ProvisionOptions) error {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.Validity <= 0 {
-		o.Validity = 365 * 24 * time.Hour
-	}
-	issue, err := fileIssuer(o.CACertPath, o.CAKeyPath, o.Validity, o.Now, o.Rand)
+	issue, err := apiIssuer(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -150,7 +149,7 @@ func (c Keys) Provision(ctx context.Context, o ProvisionOptions) error {
 	fmt.Fprintf(c.Out, "Provisioning YubiKey %d (firmware %s) for %s, %s of %s.\n", serial, k.Info().Firmware, o.Admin, o.Role, o.Tenant)
 	res, err := k.Provision(ctx, yubikey.ProvisionRequest{
 		Admin: o.Admin, Role: o.Role, Tenant: o.Tenant,
-		Current: current, New: newCreds, SaveNew: save, Issue: issue, Verifier: c.Verifier,
+		Current: current, New: newCreds, SaveNew: save, Issue: issue, Verifier: c.Verifier, UI: c.UI,
 	})
 	if err != nil {
 		return err
@@ -209,81 +208,50 @@ func readSecrets(path string) (secretsFile, error) {
 	return secretsFile{serial: s.Serial, current: yubikey.Credentials{PIN: s.PIN, PUK: s.PUK, ManagementKey: mk}}, nil
 }
 
-// fileIssuer returns an issuer that signs admin certificates with a CA
-// certificate and key read from files.
-func fileIssuer(certPath, keyPath string, validity time.Duration, now func() time.Time, r io.Reader) (yubikey.IssueFunc, error) {
-	if certPath == "" || keyPath == "" {
-		return nil, errors.New("--ca-cert and --ca-key name the tenant intermediate that certifies admin keys")
+// apiIssuer reads the provisioning token and connects to the API before the
+// card changes, so that a wrong URL, fingerprint or token file fails early,
+// and returns an issuer that asks the API for the admin certificate.
+func apiIssuer(ctx context.Context, o ProvisionOptions) (yubikey.IssueFunc, error) {
+	if o.APIURL == "" || o.RootFingerprint == "" || o.ProvisioningTokenFile == "" {
+		return nil, errors.New("--api, --root-fingerprint and --provisioning-token-file name the tenant API that issues admin certificates (kiwistack-api dev prints all three)")
 	}
-	ca, err := readCert(certPath, "the CA certificate")
+	b, err := os.ReadFile(o.ProvisioningTokenFile)
+	if err != nil {
+		return nil, fmt.Errorf("reading the provisioning token: %w", err)
+	}
+	token := strings.TrimSpace(string(b))
+	if token == "" || strings.ContainsAny(token, " \t\r\n") {
+		return nil, fmt.Errorf("%s does not hold a provisioning token (one line, no spaces)", o.ProvisioningTokenFile)
+	}
+	api, err := apiclient.Dial(ctx, o.APIURL, o.RootFingerprint, apiclient.WithBearerToken(token))
 	if err != nil {
 		return nil, err
 	}
-	if !ca.IsCA || ca.KeyUsage&x509.KeyUsageCertSign == 0 {
-		return nil, fmt.Errorf("%s is not a CA certificate (basic constraints CA and key usage certSign needed)", certPath)
+	lifetime := ""
+	if o.Validity > 0 {
+		lifetime = o.Validity.String()
 	}
-	key, err := readPrivateKey(keyPath)
-	if err != nil {
-		return nil, err
-	}
-	if eq, ok := key.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !eq.Equal(ca.PublicKey) {
-		return nil, fmt.Errorf("%s is not the key of %s", keyPath, certPath)
-	}
-	if r == nil {
-		r = rand.Reader
-	}
-	return func(_ context.Context, pub crypto.PublicKey, subject pkix.Name) (*x509.Certificate, error) {
-		serial, err := rand.Int(r, new(big.Int).Lsh(big.NewInt(1), 127))
+	return func(ctx context.Context, req yubikey.IssueRequest) (*x509.Certificate, error) {
+		resp, err := api.AdminCertificate(ctx, protocol.AdminCertificateRequest{
+			Serial: req.Serial, Admin: req.Admin, Role: req.Role, Lifetime: lifetime,
+			CSR:                     string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: req.CSR.Raw})),
+			Attestation:             pemCert(req.Attestation),
+			AttestationIntermediate: pemCert(req.F9),
+		})
+		var ae *apiclient.Error
+		if errors.As(err, &ae) {
+			return nil, fmt.Errorf("%w; the YubiKey already has its new secrets and key: run keys provision again with --current-secrets once this is fixed", err)
+		}
 		if err != nil {
-			return nil, fmt.Errorf("drawing a serial number: %w", err)
+			return nil, err
 		}
-		start := now().Add(-5 * time.Minute)
-		end := start.Add(validity)
-		if end.After(ca.NotAfter) {
-			end = ca.NotAfter
-		}
-		tmpl := &x509.Certificate{
-			SerialNumber: serial,
-			Subject:      subject,
-			NotBefore:    start,
-			NotAfter:     end,
-			KeyUsage:     x509.KeyUsageDigitalSignature,
-			ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-		}
-		der, err := x509.CreateCertificate(r, tmpl, ca, pub, key)
+		cert, err := attest.ParseCertificatePEM([]byte(resp.Certificate))
 		if err != nil {
-			return nil, fmt.Errorf("signing the certificate: %w", err)
+			return nil, fmt.Errorf("the API's certificate: %w", err)
 		}
-		return x509.ParseCertificate(der)
+		if org := cert.Subject.Organization; len(org) != 1 || org[0] != req.Tenant {
+			return nil, fmt.Errorf("the API at %s issued a certificate for organization %q, not tenant %s; check --api and --tenant", api.URL(), org, req.Tenant)
+		}
+		return cert, nil
 	}, nil
-}
-
-func readPrivateKey(path string) (crypto.Signer, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading the CA key: %w", err)
-	}
-	block, _ := pem.Decode(b)
-	if block == nil {
-		return nil, fmt.Errorf("%s is not a PEM private key", path)
-	}
-	var key any
-	switch block.Type {
-	case "PRIVATE KEY":
-		key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
-	case "EC PRIVATE KEY":
-		key, err = x509.ParseECPrivateKey(block.Bytes)
-	case "RSA PRIVATE KEY":
-		key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
-	default:
-		return nil, fmt.Errorf("%s holds a %q block, not a private key (encrypted keys: decrypt first with step crypto change-pass --no-password)", path, block.Type)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("parsing the CA key %s: %w", path, err)
-	}
-	s, ok := key.(crypto.Signer)
-	if !ok {
-		return nil, fmt.Errorf("%s holds a %T, which cannot sign", path, key)
-	}
-	return s, nil
 }

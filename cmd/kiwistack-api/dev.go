@@ -12,11 +12,12 @@ import (
 func devCmd(stdio cli.IO, logger **slog.Logger) *cobra.Command {
 	var o dev.Options
 	cmd := &cobra.Command{
-		Use:   "dev --state DIR --tenant SLUG [--listen ADDR]",
+		Use:   "dev --state DIR --tenant SLUG [--listen ADDR] [--attestation-root FILE]",
 		Short: "Run a complete local tenant: PKI, embedded step-ca, store and API on one TLS listener",
 		Long: "Creates (once) the tenant's root, intermediate and TLS certificate in DIR, starts step-ca in-process,\n" +
 			"opens DIR/api.db and serves the API (/v1/…, /healthz, /readyz) and step-ca (/health, /roots, /renew, …)\n" +
-			"on one TLS listener until interrupted. Restarting with the same DIR keeps everything.",
+			"on one TLS listener until interrupted. The MSP's provisioning token for admin certificates is made once\n" +
+			"in DIR/provisioning.token (0600). Restarting with the same DIR keeps everything.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.Logger, o.Out = *logger, stdio.Out
@@ -26,6 +27,7 @@ func devCmd(stdio cli.IO, logger **slog.Logger) *cobra.Command {
 	cmd.Flags().StringVar(&o.StateDir, "state", "", "the state directory (created 0700 if missing)")
 	cmd.Flags().StringVar(&o.Tenant, "tenant", "", "the tenant slug (e.g. acme-corp)")
 	cmd.Flags().StringVar(&o.Listen, "listen", dev.DefaultListen, "the TCP address to serve on")
+	cmd.Flags().StringVar(&o.AttestationRootFile, "attestation-root", "", "PEM roots trusted for YubiKey attestations besides Yubico's (the virtual YubiKey's; tests and demos only)")
 	_ = cmd.MarkFlagRequired("state")
 	_ = cmd.MarkFlagRequired("tenant")
 	return cmd

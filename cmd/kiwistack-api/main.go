@@ -14,7 +14,16 @@ const short = "the KiwiStack companion enrollment API of one tenant"
 
 func main() { cli.Exec("kiwistack-api", short, commands) }
 
-// commands adds the API's subcommands.
+// defaultLogFormat is the API's --log-format default: a server's logs go
+// to a collector, so JSON (the enroll and agent CLIs keep text).
+const defaultLogFormat = "json"
+
+// commands sets the API's logging defaults and adds its subcommands.
 func commands(root *cobra.Command, stdio cli.IO, logger **slog.Logger) {
-	root.AddCommand(policyCmd(stdio, logger), devCmd(stdio, logger), rosterCmd(stdio, logger))
+	if f := root.PersistentFlags().Lookup("log-format"); f != nil {
+		_ = f.Value.Set(defaultLogFormat)
+		f.DefValue = defaultLogFormat
+	}
+	root.AddCommand(policyCmd(stdio, logger), devCmd(stdio, logger), rosterCmd(stdio, logger), devicesCmd(stdio, logger),
+		serveCmd(stdio, logger))
 }

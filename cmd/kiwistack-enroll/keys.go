@@ -6,10 +6,10 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
-	"time"
 
 	"github.com/kiwistack/endpoint/attest"
 	"github.com/kiwistack/endpoint/enroll"
+	"github.com/kiwistack/endpoint/enroll/apiclient"
 	"github.com/kiwistack/endpoint/enroll/terminal"
 	"github.com/kiwistack/endpoint/enroll/yubikey"
 	"github.com/kiwistack/endpoint/internal/cli"
@@ -133,13 +133,15 @@ func provisionCmd(newKeys func() (enroll.Keys, error)) *cobra.Command {
 	var o enroll.ProvisionOptions
 	var serial string
 	cmd := &cobra.Command{
-		Use:   "provision --admin NAME --role ROLE --tenant SLUG --ca-cert F --ca-key F",
+		Use:   "provision --admin NAME --role ROLE --tenant SLUG --api URL --root-fingerprint HEX --provisioning-token-file F",
 		Short: "Provision a YubiKey for an admin: new PIN, PUK and management key, a 9a key, its certificate",
 		Long: "Provision a YubiKey for a tenant admin (seed \"Authorization & trust\", Z2-Z3): replaces the PIN, PUK\n" +
 			"and management key (the new ones are shown once, or written to --secrets-out with mode 0600),\n" +
 			"generates a P-256 key in slot 9a on the card (PIN once, touch always), verifies its attestation,\n" +
-			"has the tenant intermediate certify it as CN=NAME, OU=ROLE, O=SLUG, stores the certificate in\n" +
-			"slot 9a and prints the roster entry for policies/authorization.yaml.",
+			"signs a CSR with it (touch the key) and has the tenant API (--api, TLS pinned to --root-fingerprint,\n" +
+			"authenticated by the MSP's provisioning token) certify it as CN=NAME, OU=ROLE, O=SLUG after checking\n" +
+			"the attestation itself, stores the certificate in slot 9a and prints the roster entry for\n" +
+			"policies/authorization.yaml.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if serial != "" {
@@ -161,14 +163,15 @@ func provisionCmd(newKeys func() (enroll.Keys, error)) *cobra.Command {
 	f.StringVar(&o.Admin, "admin", "", "the holder's name (certificate CN)")
 	f.StringVar(&o.Role, "role", "", "the holder's role: founder, sysadmin, office-mgr, … (certificate OU)")
 	f.StringVar(&o.Tenant, "tenant", "", "the tenant slug (certificate O)")
-	f.StringVar(&o.CACertPath, "ca-cert", "", "the tenant intermediate's certificate (PEM)")
-	f.StringVar(&o.CAKeyPath, "ca-key", "", "the tenant intermediate's private key (PEM, unencrypted)")
-	f.DurationVar(&o.Validity, "validity", 365*24*time.Hour, "how long the admin certificate is valid (capped at the CA's own expiry)")
+	f.StringVar(&o.APIURL, "api", "", "the tenant API's URL (e.g. https://localhost:8443, printed by kiwistack-api dev)")
+	f.StringVar(&o.RootFingerprint, "root-fingerprint", "", "SHA-256 of the tenant root certificate (hex); the only root trusted for --api")
+	f.StringVar(&o.ProvisioningTokenFile, "provisioning-token-file", "", "file holding the MSP's provisioning token (kiwistack-api dev: STATE/provisioning.token)")
+	f.DurationVar(&o.Validity, "validity", 0, "how long the admin certificate is valid, 1h to 8760h (default: the CA's, one year)")
 	f.StringVar(&o.SecretsPath, "secrets-out", "", "write the new PIN, PUK and management key to this new file (0600) instead of printing them")
 	f.BoolVar(&o.FactoryDefaults, "factory-defaults", false, "the key still has Yubico's default PIN, PUK and management key")
 	f.StringVar(&o.CurrentSecretsPath, "current-secrets", "", "secrets file of a key provisioned before")
 	f.StringVar(&o.RosterPath, "roster-out", "", "also write the roster entry to this file")
-	for _, name := range []string{"admin", "role", "tenant", "ca-cert", "ca-key"} {
+	for _, name := range []string{"admin", "role", "tenant", "api", "root-fingerprint", "provisioning-token-file"} {
 		_ = cmd.MarkFlagRequired(name)
 	}
 	return cmd
@@ -191,11 +194,18 @@ func exitCode(err error) error {
 		return cli.WithCode(cli.ExitNotFound, err)
 	case errors.Is(err, yubikey.ErrWrongPIN), errors.Is(err, yubikey.ErrPINBlocked), errors.Is(err, yubikey.ErrTouchTimeout),
 		errors.Is(err, enroll.ErrAttestation), errors.Is(err, attest.ErrChain), errors.Is(err, attest.ErrKeyMismatch),
-		errorsAsPUK(err):
+		errorsAsPUK(err), errors.Is(err, apiclient.ErrFingerprint), apiDenied(err):
 		return cli.WithCode(cli.ExitDenied, err)
 	default:
 		return err
 	}
+}
+
+// apiDenied reports an API error that refuses authentication or
+// authorisation (401, 403).
+func apiDenied(err error) bool {
+	var ae *apiclient.Error
+	return errors.As(err, &ae) && (ae.Status == 401 || ae.Status == 403)
 }
 
 func errorsAsPUK(err error) bool {

@@ -9,13 +9,14 @@ import (
 	"encoding/pem"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kiwistack/endpoint/enroll/keysjson"
 	"github.com/kiwistack/endpoint/internal/cli"
+	"github.com/kiwistack/endpoint/server/dev"
 	"github.com/kiwistack/endpoint/test/pcsctest"
 )
 
@@ -32,6 +33,35 @@ func writeRoot(t *testing.T, k *pcsctest.Key) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// startDev runs a dev tenant acme-corp in-process that trusts the virtual
+// YubiKeys' attestation root in rootFile, until the test ends.
+func startDev(t *testing.T, rootFile string) dev.Info {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan dev.Info, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- dev.Run(ctx, dev.Options{StateDir: t.TempDir(), Tenant: "acme-corp", Listen: "127.0.0.1:0",
+			AttestationRootFile: rootFile, Ready: func(i dev.Info) { ready <- i }})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("dev.Run: %v", err)
+		}
+	})
+	select {
+	case info := <-ready:
+		return info
+	case err := <-done:
+		done <- err
+		t.Fatalf("dev.Run returned before ready: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("dev tenant not ready after 30s")
+	}
+	return dev.Info{}
 }
 
 func TestKeysListJSON(t *testing.T) {
@@ -61,17 +91,23 @@ func TestKeysListJSON(t *testing.T) {
 func TestKeysProvisionAndInfo(t *testing.T) {
 	vk := pcsctest.Start(t, pcsctest.Options{Version: "5.7.1"})
 	dir := t.TempDir()
-	ca := filepath.Join(dir, "ca")
-	if b, err := exec.Command("go", "run", "../../test/democa", "--dir", ca).CombinedOutput(); err != nil {
-		t.Fatalf("democa: %v\n%s", err, b)
-	}
 	root := writeRoot(t, vk)
+	tenant := startDev(t, root)
 	secrets := filepath.Join(dir, "secrets.yaml")
 	roster := filepath.Join(dir, "roster.yaml")
 	serial := fmt.Sprint(vk.Serial)
+
+	// A wrong root fingerprint is refused before the card changes.
+	_, errOut, code := runCLI(t, "", "keys", "provision", "--serial", serial, "--factory-defaults",
+		"--admin", "John Doe", "--role", "sysadmin", "--tenant", "acme-corp",
+		"--api", tenant.APIURL, "--root-fingerprint", strings.Repeat("ab", 32), "--provisioning-token-file", tenant.ProvisioningTokenFile,
+		"--secrets-out", filepath.Join(dir, "unused.yaml"), "--attestation-root", root, "--reader", vk.Reader)
+	if code != cli.ExitDenied || !strings.Contains(errOut, "fingerprint") {
+		t.Fatalf("wrong fingerprint: exit %d, %s", code, errOut)
+	}
 	out, errOut, code := runCLI(t, "", "keys", "provision", "--serial", serial, "--factory-defaults",
 		"--admin", "John Doe", "--role", "sysadmin", "--tenant", "acme-corp",
-		"--ca-cert", filepath.Join(ca, "intermediate.pem"), "--ca-key", filepath.Join(ca, "intermediate.key"),
+		"--api", tenant.APIURL, "--root-fingerprint", tenant.RootFingerprint, "--provisioning-token-file", tenant.ProvisioningTokenFile,
 		"--secrets-out", secrets, "--roster-out", roster, "--attestation-root", root, "--reader", vk.Reader)
 	if code != 0 {
 		t.Fatalf("provision exit %d: %s\n%s", code, errOut, out)
@@ -92,7 +128,7 @@ func TestKeysProvisionAndInfo(t *testing.T) {
 	// A second provisioning of the same key with factory defaults is refused.
 	_, errOut, code = runCLI(t, "", "keys", "provision", "--serial", serial, "--factory-defaults",
 		"--admin", "Eve", "--role", "founder", "--tenant", "acme-corp",
-		"--ca-cert", filepath.Join(ca, "intermediate.pem"), "--ca-key", filepath.Join(ca, "intermediate.key"),
+		"--api", tenant.APIURL, "--root-fingerprint", tenant.RootFingerprint, "--provisioning-token-file", tenant.ProvisioningTokenFile,
 		"--secrets-out", filepath.Join(dir, "other.yaml"), "--attestation-root", root, "--reader", vk.Reader)
 	if code == 0 || !strings.Contains(errOut, "already holds") {
 		t.Errorf("re-provisioning with factory defaults: exit %d, %s", code, errOut)

@@ -183,3 +183,13 @@ func TestReason(t *testing.T) {
 		}
 	}
 }
+
+func TestDeviceID(t *testing.T) {
+	h := DeviceKeyHash([]byte("spki"))
+	if got, want := DeviceID(h), "d-"+h[:32]; got != want {
+		t.Errorf("DeviceID = %q, want %q", got, want)
+	}
+	if got := DeviceID("short"); got != "" {
+		t.Errorf("DeviceID(short) = %q, want empty", got)
+	}
+}

@@ -268,6 +268,19 @@ func DeviceKeyHash(spkiDER []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// DeviceID returns the id of the device whose key hash (DeviceKeyHash) is
+// deviceKeySHA256: "d-" and its first 32 hex digits. Deriving the id from
+// the key lets the laptop know it before the API answers, so that the
+// WireGuard key it signs (derived from device key, tenant and device id) is
+// the one the device will use; a new device key (a re-enrollment) is a new
+// device id. The hash must pass CheckDeviceKeySHA256.
+func DeviceID(deviceKeySHA256 string) string {
+	if len(deviceKeySHA256) < 32 {
+		return ""
+	}
+	return "d-" + deviceKeySHA256[:32]
+}
+
 // CheckDeviceKeySHA256 reports whether h is 64 lowercase hex digits.
 func CheckDeviceKeySHA256(h string) error {
 	if len(h) != 64 || strings.ToLower(h) != h {

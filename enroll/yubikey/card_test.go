@@ -87,9 +87,21 @@ func newTestCA(t testing.TB) *testCA {
 	return &testCA{cert: c, key: key}
 }
 
-func (ca *testCA) issue(_ context.Context, pub crypto.PublicKey, subject pkix.Name) (*x509.Certificate, error) {
+// issue certifies the CSR's key after checking the CSR's signature and that
+// the attestation attests that key, as the API does.
+func (ca *testCA) issue(_ context.Context, req yubikey.IssueRequest) (*x509.Certificate, error) {
+	if err := req.CSR.CheckSignature(); err != nil {
+		return nil, err
+	}
+	if _, err := attest.ParseUnverified(req.Attestation); err != nil {
+		return nil, err
+	}
+	if !req.Attestation.PublicKey.(*ecdsa.PublicKey).Equal(req.CSR.PublicKey) {
+		return nil, errors.New("the CSR is not signed by the attested key")
+	}
+	pub := req.CSR.PublicKey
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: subject,
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: req.CSR.Subject,
 		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(24 * time.Hour),
 		KeyUsage: x509.KeyUsageDigitalSignature,
 	}
@@ -363,8 +375,24 @@ func TestPINPaths(t *testing.T) {
 }
 
 func TestTouchTimeout(t *testing.T) {
-	vk := pcsctest.Start(t, pcsctest.Options{Touch: card.TouchTimeout, TouchTimeout: 500 * time.Millisecond})
+	vk := pcsctest.Start(t, pcsctest.Options{Touch: card.TouchManual, TouchTimeout: time.Second})
+	// Provisioning signs a CSR with the new key: touch it once, then never.
+	touched := make(chan bool, 1)
+	go func() {
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			if vk.Card().Touch() {
+				touched <- true
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		touched <- false
+	}()
 	creds := provision(t, vk)
+	if !<-touched {
+		t.Fatal("provisioning asked for no touch")
+	}
 	ctx := context.Background()
 	k := openKey(t, vk)
 	digest := sha256.Sum256([]byte("x"))
@@ -412,7 +440,7 @@ func TestProvisionUntrustedAttestation(t *testing.T) {
 	_, err := k.Provision(ctx, yubikey.ProvisionRequest{
 		Admin: "John Doe", Role: "sysadmin", Tenant: "acme-corp", Current: yubikey.FactoryDefaults(), New: creds,
 		SaveNew: func(yubikey.Credentials) error { return nil },
-		Issue: func(ctx context.Context, pub crypto.PublicKey, s pkix.Name) (*x509.Certificate, error) {
+		Issue: func(context.Context, yubikey.IssueRequest) (*x509.Certificate, error) {
 			issued = true
 			return nil, errors.New("must not be called")
 		},

@@ -12,13 +12,10 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"regexp"
-	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/go-piv/piv-go/v2/piv"
 	"github.com/kiwistack/endpoint/attest"
+	"github.com/kiwistack/endpoint/enroll/protocol"
 )
 
 // Credentials are a YubiKey's PIV secrets.
@@ -66,9 +63,26 @@ func randomDigits(r io.Reader, n int) (string, error) {
 	return fmt.Sprintf("%0*d", n, v), nil
 }
 
-// IssueFunc has the tenant's intermediate sign a certificate for pub with
-// the given subject. It stands for the API's admin-certificate endpoint.
-type IssueFunc func(ctx context.Context, pub crypto.PublicKey, subject pkix.Name) (*x509.Certificate, error)
+// IssueRequest is what the tenant API needs to certify a new slot 9a key:
+// a CSR signed by the key on the card and the attestation that it was
+// generated there, with the house policies.
+type IssueRequest struct {
+	Serial uint32
+	Admin  string
+	Role   string
+	Tenant string
+	// CSR is signed by the slot 9a key and names CN=Admin, OU=Role, O=Tenant.
+	CSR *x509.CertificateRequest
+	// Attestation is slot 9a's attestation statement, F9 the YubiKey's
+	// attestation certificate that signed it.
+	Attestation *x509.Certificate
+	F9          *x509.Certificate
+}
+
+// IssueFunc has the tenant's CA certify the key of req.CSR as an
+// administrator's key (in kiwistack-enroll: the API's POST
+// /v1/admin-certificates) and returns the certificate.
+type IssueFunc func(ctx context.Context, req IssueRequest) (*x509.Certificate, error)
 
 // ProvisionRequest says how to provision a YubiKey for an admin.
 type ProvisionRequest struct {
@@ -83,6 +97,9 @@ type ProvisionRequest struct {
 	// changes, so they cannot be lost halfway. It must store them durably.
 	SaveNew func(Credentials) error
 	Issue   IssueFunc
+	// UI is told when the key must be touched (signing the CSR); nil shows
+	// nothing.
+	UI UI
 	// Verifier checks the new key's attestation (zero value: Yubico's roots).
 	Verifier attest.Verifier
 }
@@ -98,40 +115,19 @@ type Provisioned struct {
 	PublicKeySHA256 string
 }
 
-var (
-	slugRE = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$`)
-	roleRE = regexp.MustCompile(`^[a-z](?:[a-z0-9-]{0,30}[a-z0-9])?$`)
-)
-
 // ValidateSubject checks the admin name, role and tenant slug that go into
-// a slot 9a certificate.
+// a slot 9a certificate (protocol.ValidateAdminSubject, which the API
+// applies too).
 func ValidateSubject(admin, role, tenant string) error {
-	if !slugRE.MatchString(tenant) {
-		return fmt.Errorf("tenant %q: a tenant slug is 1-63 lowercase letters, digits and inner hyphens (e.g. acme-corp)", tenant)
-	}
-	if !roleRE.MatchString(role) {
-		return fmt.Errorf("role %q: a role is 1-32 lowercase letters, digits and inner hyphens, starting with a letter (e.g. sysadmin)", role)
-	}
-	if admin == "" || len(admin) > 64 || !utf8.ValidString(admin) {
-		return fmt.Errorf("admin name: 1-64 characters of valid UTF-8 needed")
-	}
-	for _, r := range admin {
-		if unicode.IsControl(r) || r == unicode.ReplacementChar {
-			return fmt.Errorf("admin name %q holds a control character", admin)
-		}
-	}
-	if admin != strings.TrimSpace(admin) {
-		return fmt.Errorf("admin name %q starts or ends with a space", admin)
-	}
-	return nil
+	return protocol.ValidateAdminSubject(admin, role, tenant)
 }
 
 // Provision turns a key into an admin's key: it verifies the current PIN,
 // replaces the management key, PIN and PUK (after SaveNew has stored the new
 // ones), generates a P-256 key in slot 9a on the card (PIN once, touch
 // always), verifies the key's attestation and that it attests this very key,
-// has the tenant intermediate certify it as CN=admin, OU=role, O=tenant, and
-// stores that certificate in slot 9a.
+// signs a CSR for CN=admin, OU=role, O=tenant with it (new PIN, one touch),
+// has req.Issue certify it, and stores that certificate in slot 9a.
 func (k *Key) Provision(ctx context.Context, req ProvisionRequest) (*Provisioned, error) {
 	if err := ValidateSubject(req.Admin, req.Role, req.Tenant); err != nil {
 		return nil, err
@@ -203,7 +199,12 @@ func (k *Key) Provision(ctx context.Context, req ProvisionRequest) (*Provisioned
 	if att.PINPolicy != "once" || att.TouchPolicy != "always" {
 		return nil, fmt.Errorf("the attested policies are PIN %s, touch %s; want once and always", att.PINPolicy, att.TouchPolicy)
 	}
-	cert, err := req.Issue(ctx, pub, pkix.Name{CommonName: req.Admin, OrganizationalUnit: []string{req.Role}, Organization: []string{req.Tenant}})
+	csr, err := k.csr(pub, req)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := req.Issue(ctx, IssueRequest{Serial: serial, Admin: req.Admin, Role: req.Role, Tenant: req.Tenant,
+		CSR: csr, Attestation: stmt, F9: f9})
 	if err != nil {
 		return nil, fmt.Errorf("issuing the admin certificate: %w", err)
 	}
@@ -227,4 +228,43 @@ func (k *Key) Provision(ctx context.Context, req ProvisionRequest) (*Provisioned
 		Statement:       stmt,
 		PublicKeySHA256: hex.EncodeToString(sum[:]),
 	}, nil
+}
+
+// csr returns a CSR for the subject of req signed by the slot 9a key pub,
+// with the new PIN; the person is asked to touch the key.
+func (k *Key) csr(pub crypto.PublicKey, req ProvisionRequest) (*x509.CertificateRequest, error) {
+	priv, err := k.yk.PrivateKey(piv.SlotAuthentication, pub, piv.KeyAuth{PIN: req.New.PIN, PINPolicy: piv.PINPolicyOnce})
+	if err != nil {
+		return nil, fmt.Errorf("using the new slot 9a key: %w", err)
+	}
+	signer, ok := priv.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("slot 9a holds a %T key, which cannot sign", pub)
+	}
+	tmpl := &x509.CertificateRequest{
+		Subject: pkix.Name{CommonName: req.Admin, OrganizationalUnit: []string{req.Role}, Organization: []string{req.Tenant}},
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, tmpl, touchSigner{Signer: signer, key: k, ui: req.UI})
+	if err != nil {
+		if sw, ok := swOf(err); ok && sw == 0x6982 {
+			return nil, fmt.Errorf("%w: the YubiKey was not touched in time while signing the certificate request; run the command again with --current-secrets and touch the key while it blinks", ErrTouchTimeout)
+		}
+		return nil, fmt.Errorf("signing the certificate request with slot 9a: %w", err)
+	}
+	return x509.ParseCertificateRequest(der)
+}
+
+// touchSigner tells the UI to ask for a touch around each signature.
+type touchSigner struct {
+	crypto.Signer
+	key *Key
+	ui  UI
+}
+
+func (s touchSigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	if s.ui != nil {
+		done := s.ui.Touch(s.key.info)
+		defer done()
+	}
+	return s.Signer.Sign(r, digest, opts)
 }

@@ -2,13 +2,18 @@
 // POST /v1/challenges issues a one-time challenge for an operation, POST
 // /v1/enrollments checks an administrator's signed enroll_device statement
 // and, when every check passes, has the CA sign the device's CSR and records
-// the device, and /healthz and /readyz report liveness and readiness.
+// the device, POST /v1/admin-certificates issues an administrator's slot 9a
+// certificate to the MSP (provisioning token, verified YubiKey attestation),
+// and /healthz and /readyz report liveness and readiness.
 //
 // Every rejected enrollment answers with a protocol.ErrorResponse carrying a
 // stable reason code and a safe message, writes exactly one audit entry and
 // nothing else; the cause goes to the log only. The package decides nothing
 // about storage or certificates itself: it uses a store.Store and a CA
-// passed in, and it does not serve TLS, metrics or the CA's own API.
+// passed in, and it does not serve TLS or the CA's own API. With
+// Config.Metrics it reports challenges and enrollment outcomes to
+// server/metrics and serves GET /metrics; docs/openapi.yaml describes every
+// route, and a test keeps it true.
 package api
 
 import (
@@ -21,7 +26,10 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/kiwistack/endpoint/attest"
 	"github.com/kiwistack/endpoint/enroll/protocol"
+	"github.com/kiwistack/endpoint/server/ca"
+	"github.com/kiwistack/endpoint/server/metrics"
 	"github.com/kiwistack/endpoint/server/store"
 )
 
@@ -67,6 +75,10 @@ type CA interface {
 	// Revoke revokes a certificate by serial (decimal), so that it is never
 	// renewed. The API uses it for a certificate it issued but could not record.
 	Revoke(ctx context.Context, serial string, reason string) error
+	// SignAdmin issues an administrator's slot 9a certificate (CN admin,
+	// OU role, O tenant) and returns it with the chain above it, the root
+	// last.
+	SignAdmin(ctx context.Context, req ca.AdminRequest) (leaf *x509.Certificate, chain []*x509.Certificate, err error)
 }
 
 // Policy is the authorization policy the API applies. For now it holds only
@@ -94,15 +106,24 @@ type Config struct {
 	Logger *slog.Logger
 	// Policy says who may sign which operation.
 	Policy Policy
-	// ReenrollAllowed reports whether a known hardware fingerprint may be
-	// enrolled again; nil allows none.
-	ReenrollAllowed func(fingerprint string) bool
 	// MaxBody bounds request bodies; protocol.MaxRequestBytes when 0.
 	MaxBody int64
 	// CAURL, APIURL and RootFingerprint are passed to the agent in
 	// EnrollResponse.Config; RootFingerprint is computed from the chain
 	// the CA returns when empty.
 	CAURL, APIURL, RootFingerprint string
+	// ProvisioningTokenSHA256 is the SHA-256 of the MSP's provisioning
+	// token, which authenticates POST /v1/admin-certificates; empty
+	// disables that endpoint.
+	ProvisioningTokenSHA256 []byte
+	// AttestationVerifier checks YubiKey attestations of admin keys (zero
+	// value: Yubico's roots; its clock defaults to Now).
+	AttestationVerifier attest.Verifier
+	// Metrics, when set, counts requests, challenges and enrollment
+	// outcomes, and is served at GET /metrics on this handler (restrict
+	// that path at the proxy, or serve Metrics.Handler on a separate
+	// listener). No metrics when nil.
+	Metrics *metrics.Metrics
 }
 
 // Server is the tenant API's http.Handler.
@@ -111,6 +132,8 @@ type Server struct {
 	roots *x509.CertPool
 	log   *slog.Logger
 	mux   *http.ServeMux
+	// handler is mux, wrapped by Config.Metrics when set.
+	handler http.Handler
 }
 
 // New checks cfg and returns the API's handler.
@@ -134,11 +157,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.AttestationVerifier.Now == nil {
+		cfg.AttestationVerifier.Now = cfg.Now
+	}
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = protocol.MaxRequestBytes
-	}
-	if cfg.ReenrollAllowed == nil {
-		cfg.ReenrollAllowed = func(string) bool { return false }
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -148,14 +171,21 @@ func New(cfg Config) (*Server, error) {
 	s.roots.AddCert(cfg.Intermediate)
 	s.mux.HandleFunc("POST /v1/challenges", s.handleChallenge)
 	s.mux.HandleFunc("POST /v1/enrollments", s.handleEnroll)
+	s.mux.HandleFunc("POST /v1/admin-certificates", s.handleAdminCertificate)
 	s.mux.HandleFunc("GET /healthz", s.handleHealth)
 	s.mux.HandleFunc("GET /readyz", s.handleReady)
+	s.handler = s.mux
+	if cfg.Metrics != nil {
+		cfg.Metrics.InitReasons(EnrollmentReasons()...)
+		s.mux.Handle("GET /metrics", cfg.Metrics.Handler())
+		s.handler = cfg.Metrics.Wrap(s.mux)
+	}
 	return s, nil
 }
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.mux.ServeHTTP(w, r)
+	s.handler.ServeHTTP(w, r)
 }
 
 // handleHealth answers while the process serves requests.

@@ -49,8 +49,6 @@ type env struct {
 	ca    *ca.Embedded
 	admin admin
 	seq   atomic.Uint32
-	// reenroll is the fingerprint for which re-enrollment is allowed.
-	reenroll string
 }
 
 func newKey(tb testing.TB) *ecdsa.PrivateKey {
@@ -145,11 +143,9 @@ func newEnv(tb testing.TB, configure ...func(*Config)) *env {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { _ = e.db.Close() })
-	e.reenroll = "reenroll-allowed"
 	cfg := Config{
 		Tenant: tenant, Store: st, CA: e.ca, Intermediate: e.ca.Intermediate(),
-		ReenrollAllowed: func(fp string) bool { return fp == e.reenroll },
-		CAURL:           "https://ca.acme.test", APIURL: "https://api.acme.test",
+		CAURL: "https://ca.acme.test", APIURL: "https://api.acme.test",
 	}
 	for _, c := range configure {
 		c(&cfg)

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"mime"
 	"net/http"
 	"time"
@@ -79,6 +80,7 @@ func (s *Server) handleChallenge(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, reject(http.StatusInternalServerError, ReasonInternal, "the challenge could not be stored; try again later", err))
 		return
 	}
+	s.cfg.Metrics.ChallengeIssued()
 	writeJSON(w, http.StatusCreated, protocol.Challenge{
 		Operation:     op.ID,
 		Tenant:        op.Tenant,
@@ -118,9 +120,11 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) {
 		}); err != nil {
 			s.log.Error("appending audit entry for a rejected enrollment", "reason", e.reason, "err", err)
 		}
+		s.cfg.Metrics.EnrollmentRejected(e.reason)
 		s.fail(w, r, e)
 		return
 	}
+	s.cfg.Metrics.EnrollmentAccepted()
 	s.log.Info("device enrolled", "device", resp.DeviceID, "by", en.actor)
 	writeJSON(w, http.StatusCreated, resp)
 }
@@ -153,10 +157,11 @@ func (s *Server) enroll(r *http.Request, en *enrollment) (*protocol.EnrollRespon
 	if e != nil {
 		return nil, e
 	}
-	if e := s.checkDevice(ctx, stmt); e != nil {
+	old, e := s.checkDevice(ctx, stmt, now)
+	if e != nil {
 		return nil, e
 	}
-	return s.complete(ctx, stmt, csr, now)
+	return s.complete(ctx, stmt, csr, old, now)
 }
 
 // protocolError maps an error of protocol.Parse or Verify to an apiError.
@@ -288,30 +293,47 @@ func checkCSR(pemText string, stmt *protocol.Statement) (*x509.CertificateReques
 	return csr, nil
 }
 
-// checkDevice refuses a known hardware fingerprint unless re-enrollment is
-// allowed for it.
-func (s *Server) checkDevice(ctx context.Context, stmt *protocol.Statement) *apiError {
-	_, err := s.cfg.Store.DeviceByFingerprint(ctx, stmt.HardwareFingerprint)
+// checkDevice refuses a known hardware fingerprint unless an administrator
+// allowed its re-enrollment: it returns nil for a new laptop, and the device
+// record to replace when an unexpired allowance names that record.
+func (s *Server) checkDevice(ctx context.Context, stmt *protocol.Statement, now time.Time) (*store.Device, *apiError) {
+	old, err := s.cfg.Store.DeviceByFingerprint(ctx, stmt.HardwareFingerprint)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return nil
+		return nil, nil
 	case err != nil:
-		return reject(http.StatusInternalServerError, ReasonInternal, "the device list could not be read; try again later", err)
-	case !s.cfg.ReenrollAllowed(stmt.HardwareFingerprint):
-		return reject(http.StatusConflict, ReasonDeviceExists,
-			"this laptop is already enrolled; ask an administrator to allow its re-enrollment", nil)
+		return nil, reject(http.StatusInternalServerError, ReasonInternal, "the device list could not be read; try again later", err)
 	}
-	// The store has no operation yet that replaces a device's record.
-	return reject(http.StatusConflict, ReasonReenrollment,
-		"re-enrollment is allowed for this laptop but not available yet; ask an administrator to retire its old record", nil)
+	allowance, err := s.cfg.Store.Reenrollment(ctx, stmt.HardwareFingerprint)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, deviceExists(fmt.Errorf("device %s: no re-enrollment allowance", old.ID))
+	case err != nil:
+		return nil, reject(http.StatusInternalServerError, ReasonInternal, "the re-enrollment allowances could not be read; try again later", err)
+	case allowance.DeviceID != old.ID:
+		return nil, deviceExists(fmt.Errorf("device %s: the allowance is for %s", old.ID, allowance.DeviceID))
+	case !now.Before(allowance.ExpiresAt):
+		return nil, deviceExists(fmt.Errorf("device %s: the allowance expired at %s", old.ID, allowance.ExpiresAt.Format(time.RFC3339)))
+	}
+	return &old, nil
+}
+
+// deviceExists is the rejection of a known laptop without a usable
+// re-enrollment allowance.
+func deviceExists(cause error) *apiError {
+	return reject(http.StatusConflict, ReasonDeviceExists,
+		"this laptop is already enrolled; ask an administrator to allow its re-enrollment "+
+			"(kiwistack-api devices allow-reenroll --state DIR DEVICE-ID), then enroll again within the allowed time", cause)
 }
 
 // complete has the CA sign the CSR, then consumes the nonce, records the
-// device and appends the audit entry in one transaction.
-func (s *Server) complete(ctx context.Context, stmt *protocol.Statement, csr *x509.CertificateRequest, now time.Time) (*protocol.EnrollResponse, *apiError) {
-	idb := make([]byte, 16)
-	_, _ = rand.Read(idb) // crypto/rand.Read never fails
-	deviceID := "d-" + hex.EncodeToString(idb)
+// device and appends the audit entry in one transaction. The device id is
+// derived from the device key (protocol.DeviceID). When old is set the
+// enrollment is a re-enrollment: the transaction also consumes the
+// allowance and marks old replaced, and old's certificates are revoked
+// afterwards.
+func (s *Server) complete(ctx context.Context, stmt *protocol.Statement, csr *x509.CertificateRequest, old *store.Device, now time.Time) (*protocol.EnrollResponse, *apiError) {
+	deviceID := protocol.DeviceID(stmt.DeviceKeySHA256)
 	leaf, chain, err := s.cfg.CA.Sign(ctx, csr, deviceID, DeviceLifetime)
 	if errors.Is(err, ca.ErrRefused) {
 		return nil, reject(http.StatusBadRequest, ReasonCARefused,
@@ -332,6 +354,9 @@ func (s *Server) complete(ctx context.Context, stmt *protocol.Statement, csr *x5
 	}
 	rec := store.AuditRecord{Time: now, Actor: stmt.YubiKeySerial, Operation: auditOperationEnrollment,
 		ParamsDigest: stmt.Digest, Result: resultAccepted}
+	if old != nil {
+		dev.Replaces, rec.Reason = old.ID, auditReasonReenrolled
+	}
 	if _, _, err := s.cfg.Store.CompleteEnrollment(ctx, stmt.Nonce, now, dev, rec); err != nil {
 		// The certificate was issued but the enrollment is not recorded: revoke
 		// it so that it can never be renewed; it then dies within 24 h.
@@ -348,11 +373,17 @@ func (s *Server) complete(ctx context.Context, stmt *protocol.Statement, csr *x5
 		case errors.Is(err, store.ErrNonceExpired):
 			return nil, reject(http.StatusUnauthorized, ReasonNonceExpired,
 				"the challenge expired; request a new challenge and sign within 5 minutes", err)
+		case errors.Is(err, store.ErrNotAllowed):
+			return nil, deviceExists(err)
 		case errors.Is(err, store.ErrExists):
 			return nil, reject(http.StatusConflict, ReasonDeviceConflict,
-				"this laptop's hardware fingerprint or WireGuard key is already enrolled; ask an administrator", err)
+				"this laptop's hardware fingerprint, device key or WireGuard key is already enrolled; ask an administrator", err)
 		}
 		return nil, reject(http.StatusInternalServerError, ReasonInternal, "the enrollment could not be recorded; try again later", err)
+	}
+	if old != nil {
+		// Recorded: revoke even if the client has gone away meanwhile.
+		s.revokeReplaced(context.WithoutCancel(ctx), old, deviceID)
 	}
 	root := chain[len(chain)-1]
 	fp := s.cfg.RootFingerprint
@@ -371,4 +402,26 @@ func (s *Server) complete(ctx context.Context, stmt *protocol.Statement, csr *x5
 		resp.Chain = append(resp.Chain, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})))
 	}
 	return resp, nil
+}
+
+// revokeReplaced revokes the certificates of old, which the device newID
+// replaced, so that none of them is ever renewed. The re-enrollment stands
+// whatever happens here; failures are logged, and such a certificate dies
+// at its expiry (24 h).
+func (s *Server) revokeReplaced(ctx context.Context, old *store.Device, newID string) {
+	for _, c := range old.Certificates {
+		n, ok := new(big.Int).SetString(c.Serial, 16)
+		if !ok {
+			s.log.Error("replaced device has a certificate serial that is not hex; not revoked",
+				"device", old.ID, "replaced_by", newID, "serial", c.Serial)
+			continue
+		}
+		// The store keeps serials in hex, step-ca in decimal.
+		if err := s.cfg.CA.Revoke(ctx, n.String(), "device re-enrolled as "+newID); err != nil {
+			s.log.Error("revoking a certificate of a replaced device failed; it expires at its not-after",
+				"device", old.ID, "replaced_by", newID, "serial", n.String(), "not_after", c.NotAfter, "err", err)
+			continue
+		}
+		s.log.Info("revoked a certificate of a replaced device", "device", old.ID, "replaced_by", newID, "serial", n.String())
+	}
 }

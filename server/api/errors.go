@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 
 	"github.com/kiwistack/endpoint/enroll/protocol"
 )
@@ -30,7 +31,6 @@ const (
 	ReasonCSRSignature      = "bad_csr_signature"
 	ReasonDeviceKeyMismatch = "device_key_mismatch"
 	ReasonDeviceExists      = "device_exists"
-	ReasonReenrollment      = "reenrollment_unavailable"
 	ReasonDeviceConflict    = "device_conflict"
 	ReasonUnknownOperation  = "unknown_operation"
 	ReasonCARefused         = "ca_refused"
@@ -39,6 +39,59 @@ const (
 	ReasonInternal          = protocol.ReasonUnknown
 )
 
+// Reason codes of POST /v1/admin-certificates.
+const (
+	ReasonProvisioningDisabled     = "provisioning_disabled"
+	ReasonProvisioningTokenMissing = "provisioning_token_missing"
+	ReasonProvisioningToken        = "bad_provisioning_token"
+	ReasonUnknownRole              = "unknown_role"
+	ReasonBadSubject               = "bad_subject"
+	ReasonBadLifetime              = "bad_lifetime"
+	ReasonBadAttestation           = "bad_attestation"
+	ReasonAttestationUntrusted     = "attestation_untrusted"
+	ReasonAttestationSlot          = "attestation_wrong_slot"
+	ReasonAttestationSerial        = "attestation_serial_mismatch"
+	ReasonAttestationPolicy        = "attestation_policy"
+	ReasonAttestedKeyMismatch      = "attested_key_mismatch"
+)
+
+// Reasons returns every reason code the API answers with, those of
+// protocol.Reason included, in the order of docs/api.md's table. The
+// OpenAPI document's Reason enum is this list; a test keeps both true.
+func Reasons() []string {
+	return []string{
+		ReasonMediaType, ReasonBodyTooLarge, protocol.ReasonMalformed, protocol.ReasonAlgorithm,
+		protocol.ReasonSignature, protocol.ReasonChain, ReasonCertExpired, protocol.ReasonStatement,
+		ReasonWrongOrganization, ReasonUnknownKey, ReasonKeyBurned, ReasonKeyMismatch, ReasonRoleInsufficient,
+		ReasonTenantMismatch, ReasonWrongOperation, ReasonTimestamp, ReasonNonceUnknown, ReasonNonceExpired,
+		ReasonNonceUsed, ReasonNonceMismatch, ReasonBadCSR, ReasonCSRSignature, ReasonDeviceKeyMismatch,
+		ReasonDeviceExists, ReasonDeviceConflict, ReasonCARefused, ReasonCAUnavailable,
+		ReasonUnknownOperation, ReasonNotReady, ReasonInternal,
+		ReasonProvisioningDisabled, ReasonProvisioningTokenMissing, ReasonProvisioningToken, ReasonUnknownRole,
+		ReasonBadSubject, ReasonBadLifetime, ReasonBadAttestation, ReasonAttestationUntrusted, ReasonAttestationSlot,
+		ReasonAttestationSerial, ReasonAttestationPolicy, ReasonAttestedKeyMismatch,
+	}
+}
+
+// EnrollmentReasons returns the reason codes a rejected enrollment can
+// carry: Reasons less those only challenges, /readyz and admin
+// certificates answer with. Metrics start each of them at 0.
+func EnrollmentReasons() []string {
+	others := []string{
+		ReasonUnknownOperation, ReasonNotReady,
+		ReasonProvisioningDisabled, ReasonProvisioningTokenMissing, ReasonProvisioningToken, ReasonUnknownRole,
+		ReasonBadSubject, ReasonBadLifetime, ReasonBadAttestation, ReasonAttestationUntrusted, ReasonAttestationSlot,
+		ReasonAttestationSerial, ReasonAttestationPolicy, ReasonAttestedKeyMismatch,
+	}
+	var rs []string
+	for _, r := range Reasons() {
+		if !slices.Contains(others, r) {
+			rs = append(rs, r)
+		}
+	}
+	return rs
+}
+
 // Audit results, the media type of every request and response, and the
 // audit operation of enrollments.
 const (
@@ -46,6 +99,9 @@ const (
 	resultAccepted           = "accepted"
 	contentTypeJSON          = "application/json"
 	auditOperationEnrollment = protocol.OpEnrollDevice
+	// auditReasonReenrolled is the reason of an accepted enrollment that
+	// replaced an earlier device record (a re-enrollment).
+	auditReasonReenrolled = "reenrolled"
 )
 
 // apiError keeps apart what the client sees (status, reason, message) and

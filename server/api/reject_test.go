@@ -219,15 +219,20 @@ func TestEnrollRejects(t *testing.T) {
 				signer: e.admin.key, chain: []*x509.Certificate{e.admin.cert}})
 			return ctJSON, c.body(t)
 		}, 409, ReasonDeviceExists},
-		{"re-enrollment allowed but unavailable", func(t *testing.T) (string, []byte) {
+		{"re-enrollment allowance expired", func(t *testing.T) (string, []byte) {
 			first := e.begin(t)
-			first.fingerprint = e.reenroll
-			e.challenge(t, first)
 			e.enrollOK(t, first)
-			c := e.challenge(t, &ceremony{fingerprint: e.reenroll, deviceKey: newKey(t), wgKey: wgKey(),
-				signer: e.admin.key, chain: []*x509.Certificate{e.admin.cert}})
-			return ctJSON, c.body(t)
-		}, 409, ReasonReenrollment},
+			e.allow(t, first, 50*time.Millisecond)
+			time.Sleep(100 * time.Millisecond)
+			return ctJSON, e.again(t, first).body(t)
+		}, 409, ReasonDeviceExists},
+		{"re-enrollment allowance already used", func(t *testing.T) (string, []byte) {
+			first := e.begin(t)
+			e.enrollOK(t, first)
+			e.allow(t, first, time.Hour)
+			e.enrollOK(t, e.again(t, first))
+			return ctJSON, e.again(t, first).body(t)
+		}, 409, ReasonDeviceExists},
 		{"WireGuard key of an enrolled device", func(t *testing.T) (string, []byte) {
 			first := e.begin(t)
 			e.enrollOK(t, first)

@@ -196,19 +196,35 @@ const deviceTemplate = `{
 }`
 
 func deviceProvisioner(pki *PKI, tenant string, o options) (*provisioner.JWK, error) {
-	pub := pki.ProvisionerKey.Public()
+	return newDeviceProvisioner(pki.ProvisionerKey, tenant, o.grace, o.minLife)
+}
+
+// DeviceProvisioner returns the step-ca provisioner that issues device
+// certificates with key as its public key, as an external step-ca is
+// configured with it (its JSON goes into ca.json's authority.provisioners;
+// see docs/serve.md). grace > 0 allows renewal after expiry; an external
+// step-ca cannot bound it to a window, as the embedded one does.
+func DeviceProvisioner(key *jose.JSONWebKey, tenant string, grace time.Duration) (*provisioner.JWK, error) {
+	return newDeviceProvisioner(key, tenant, grace, DefaultMinLifetime)
+}
+
+func newDeviceProvisioner(key *jose.JSONWebKey, tenant string, grace, minLife time.Duration) (*provisioner.JWK, error) {
+	if key == nil {
+		return nil, errors.New("device provisioner: no key")
+	}
+	pub := key.Public()
 	data, err := json.Marshal(map[string]string{"tenant": tenant})
 	if err != nil {
 		return nil, err
 	}
-	allowAfterExpiry := o.grace > 0
+	allowAfterExpiry := grace > 0
 	disableRenewal := false
 	return &provisioner.JWK{
 		Type: "JWK",
 		Name: ProvisionerName,
 		Key:  &pub,
 		Claims: &provisioner.Claims{
-			MinTLSDur:               &provisioner.Duration{Duration: o.minLife},
+			MinTLSDur:               &provisioner.Duration{Duration: minLife},
 			MaxTLSDur:               &provisioner.Duration{Duration: MaxLifetime},
 			DefaultTLSDur:           &provisioner.Duration{Duration: DefaultLifetime},
 			DisableRenewal:          &disableRenewal,

@@ -12,6 +12,9 @@
 //
 // It does not decide who may enroll: the API authorises an enrollment
 // before it calls Sign, so the provisioner credential never leaves the
-// process. It does not serve TLS itself, keep the device roster, or talk to
-// an external step-ca.
+// process. Remote is the same bridge to an external step-ca over its HTTP
+// API (root pinned by fingerprint, JWK provisioner keys loaded from files
+// by LoadProvisionerKey); DeviceProvisioner and AdminProvisioner give the
+// provisioners to configure there. It does not serve TLS itself or keep the
+// device roster.
 package ca

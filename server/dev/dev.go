@@ -83,6 +83,10 @@ type Options struct {
 	Out io.Writer
 	// Ready, when set, is called once the listener accepts connections.
 	Ready func(Info)
+	// AttestationRootFile names PEM roots trusted for YubiKey attestations
+	// besides Yubico's (the virtual YubiKey's, for tests and demos); a loud
+	// warning is logged for each.
+	AttestationRootFile string
 }
 
 // Info describes a running dev tenant.
@@ -96,6 +100,9 @@ type Info struct {
 	RootFingerprint string
 	// RootFile is the path of the tenant root certificate (PEM).
 	RootFile string
+	// ProvisioningTokenFile holds the MSP's provisioning token for POST
+	// /v1/admin-certificates (0600, made once, kept across restarts).
+	ProvisioningTokenFile string
 }
 
 // Run brings up the tenant described by o and serves until ctx is
@@ -149,12 +156,23 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer st.Close()
 
+	tokenSHA256, err := provisioningToken(o.StateDir)
+	if err != nil {
+		return fmt.Errorf("running dev tenant: %w", err)
+	}
+	verifier, err := attestationVerifier(o.AttestationRootFile, o.Logger)
+	if err != nil {
+		return fmt.Errorf("running dev tenant: %w", err)
+	}
+
 	base := "https://" + net.JoinHostPort(urlHost(o.Listen), portOf(ln.Addr()))
 	info := Info{
 		APIURL:          base,
 		CAURL:           base,
 		RootFingerprint: e.Fingerprint(),
 		RootFile:        filepath.Join(CAPath(o.StateDir), ca.RootCertFile),
+
+		ProvisioningTokenFile: ProvisioningTokenPath(o.StateDir),
 	}
 	apiHandler, err := api.New(api.Config{
 		Tenant:          o.Tenant,
@@ -165,6 +183,9 @@ func Run(ctx context.Context, o Options) error {
 		APIURL:          info.APIURL,
 		CAURL:           info.CAURL,
 		RootFingerprint: info.RootFingerprint,
+
+		ProvisioningTokenSHA256: tokenSHA256,
+		AttestationVerifier:     verifier,
 	})
 	if err != nil {
 		return fmt.Errorf("running dev tenant: %w", err)
@@ -213,9 +234,15 @@ func printInfo(w io.Writer, o Options, info Info) {
 	fmt.Fprintf(w, "  CA URL:           %s\n", info.CAURL)
 	fmt.Fprintf(w, "  Root fingerprint: %s\n", info.RootFingerprint)
 	fmt.Fprintf(w, "  Root certificate: %s\n", info.RootFile)
+	fmt.Fprintf(w, "  Provisioning:     %s (the MSP's token for admin certificates, 0600)\n", info.ProvisioningTokenFile)
 	fmt.Fprintf(w, "  State:            %s\n", o.StateDir)
+	if o.AttestationRootFile != "" {
+		fmt.Fprintf(w, "  WARNING: YubiKey attestations under %s are trusted too: test keys only.\n", o.AttestationRootFile)
+	}
 	fmt.Fprintln(w, "Next:")
-	fmt.Fprintf(w, "  kiwistack-enroll keys provision … --roster-out roster.yaml\n")
+	fmt.Fprintf(w, "  kiwistack-enroll keys provision --factory-defaults --admin NAME --role sysadmin --tenant %s \\\n"+
+		"    --api %s --root-fingerprint %s \\\n    --provisioning-token-file %s --roster-out roster.yaml\n",
+		o.Tenant, info.APIURL, info.RootFingerprint, info.ProvisioningTokenFile)
 	fmt.Fprintf(w, "  kiwistack-api roster add --state %s roster.yaml\n", o.StateDir)
 	fmt.Fprintf(w, "  kiwistack-enroll enroll --api %s --tenant %s --root-fingerprint %s\n", info.APIURL, o.Tenant, info.RootFingerprint)
 	fmt.Fprintln(w, "Stop with Ctrl-C; restarting with the same --state keeps everything.")

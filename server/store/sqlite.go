@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"encoding/hex"
 	"errors"
@@ -27,11 +28,17 @@ const TimeLayout = "2006-01-02T15:04:05.000000000Z"
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
+// rebuildMarker, as the first line of a migration, says that it rebuilds
+// tables (SQLite's 12-step procedure) and must run with foreign keys off.
+const rebuildMarker = "-- kiwistack: rebuilds tables (foreign keys off)"
+
 // migration is one numbered schema step.
 type migration struct {
 	version int
 	name    string
 	sql     string
+	// rebuilds is set when the file starts with rebuildMarker.
+	rebuilds bool
 }
 
 // migrations returns the embedded migrations in order; file names are
@@ -54,7 +61,9 @@ func migrations() ([]migration, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading migration %s: %w", base, err)
 		}
-		out = append(out, migration{version: v, name: base, sql: string(b)})
+		first, _, _ := strings.Cut(string(b), "\n")
+		out = append(out, migration{version: v, name: base, sql: string(b),
+			rebuilds: strings.TrimSpace(first) == rebuildMarker})
 	}
 	return out, nil
 }
@@ -66,6 +75,9 @@ type SQLite struct {
 	rand  io.Reader
 	busy  time.Duration
 	conns int
+	// upTo, when > 0, stops migrations after that version (tests build
+	// databases of an older schema with it).
+	upTo int
 }
 
 var _ Store = (*SQLite)(nil)
@@ -153,22 +165,10 @@ func (s *SQLite) migrate(ctx context.Context) error {
 		return fmt.Errorf("creating schema_version: %w", err)
 	}
 	for _, m := range ms {
-		err := s.inTx(ctx, func(tx *sql.Tx) error {
-			var n int
-			if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM schema_version WHERE version = ?", m.version).Scan(&n); err != nil {
-				return err
-			}
-			if n > 0 {
-				return nil
-			}
-			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-				return fmt.Errorf("applying %s: %w", m.name, err)
-			}
-			_, err := tx.ExecContext(ctx, "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
-				m.version, m.name, formatTime(s.now()))
-			return err
-		})
-		if err != nil {
+		if s.upTo > 0 && m.version > s.upTo {
+			break
+		}
+		if err := s.apply(ctx, m); err != nil {
 			return err
 		}
 	}
@@ -178,6 +178,87 @@ func (s *SQLite) migrate(ctx context.Context) error {
 	}
 	if v > len(ms) {
 		return fmt.Errorf("database schema version %d is newer than this binary's %d", v, len(ms))
+	}
+	return nil
+}
+
+// apply applies m unless it is recorded in schema_version. A migration that
+// rebuilds tables follows SQLite's procedure for other kinds of table schema
+// changes: on one connection, foreign keys off outside the transaction, the
+// migration, PRAGMA foreign_key_check before the commit, foreign keys on.
+func (s *SQLite) apply(ctx context.Context, m migration) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("applying %s: %w", m.name, err)
+	}
+	defer conn.Close()
+	if m.rebuilds {
+		if _, err := conn.ExecContext(ctx, "PRAGMA foreign_keys = OFF"); err != nil {
+			return fmt.Errorf("applying %s: turning foreign keys off: %w", m.name, err)
+		}
+		defer func() {
+			// The connection goes back to the pool: it must enforce foreign
+			// keys again, or it is discarded.
+			if _, err := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA foreign_keys = ON"); err != nil {
+				_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+			}
+		}()
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("applying %s: beginning transaction: %w", m.name, err)
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM schema_version WHERE version = ?", m.version).Scan(&n); err != nil {
+		return fmt.Errorf("applying %s: %w", m.name, err)
+	}
+	if n > 0 {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		return fmt.Errorf("applying %s: %w", m.name, err)
+	}
+	if m.rebuilds {
+		if err := foreignKeyCheck(ctx, tx); err != nil {
+			return fmt.Errorf("applying %s: %w", m.name, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
+		m.version, m.name, formatTime(s.now())); err != nil {
+		return fmt.Errorf("applying %s: %w", m.name, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("applying %s: committing: %w", m.name, err)
+	}
+	return nil
+}
+
+// foreignKeyCheck fails when PRAGMA foreign_key_check reports a row whose
+// reference is dangling, naming the first few.
+func foreignKeyCheck(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, "PRAGMA foreign_key_check")
+	if err != nil {
+		return fmt.Errorf("checking foreign keys: %w", err)
+	}
+	defer rows.Close()
+	var bad []string
+	for rows.Next() {
+		var table, parent string
+		var rowid sql.NullInt64
+		var fkid int
+		if err := rows.Scan(&table, &rowid, &parent, &fkid); err != nil {
+			return fmt.Errorf("checking foreign keys: %w", err)
+		}
+		if len(bad) < 5 {
+			bad = append(bad, fmt.Sprintf("%s row %d references a missing %s", table, rowid.Int64, parent))
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("checking foreign keys: %w", err)
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("foreign key check failed: %s", strings.Join(bad, "; "))
 	}
 	return nil
 }
@@ -457,6 +538,9 @@ func (s *SQLite) createDevice(ctx context.Context, tx *sql.Tx, d Device) (Device
 
 // CreateDevice implements Store.
 func (s *SQLite) CreateDevice(ctx context.Context, d Device) (Device, error) {
+	if d.Replaces != "" {
+		return d, errors.New("creating device: a device that replaces another is created by CompleteEnrollment")
+	}
 	var out Device
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
@@ -466,48 +550,107 @@ func (s *SQLite) CreateDevice(ctx context.Context, d Device) (Device, error) {
 	return out, err
 }
 
-// DeviceByFingerprint implements Store.
-func (s *SQLite) DeviceByFingerprint(ctx context.Context, fingerprint string) (Device, error) {
-	var d Device
-	var created, updated string
-	err := s.db.QueryRowContext(ctx, `SELECT id, tenant, hardware_fingerprint, wireguard_public_key, status, enrolled_by, created_at, updated_at
-		FROM devices WHERE hardware_fingerprint = ?`, fingerprint).
-		Scan(&d.ID, &d.Tenant, &d.HardwareFingerprint, &d.WireGuardPublicKey, &d.Status, &d.EnrolledBy, &created, &updated)
-	if errors.Is(err, sql.ErrNoRows) {
-		return d, fmt.Errorf("device: %w", ErrNotFound)
-	}
+// querier is a *sql.DB or *sql.Tx.
+type querier interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}
+
+// deviceColumns are the columns scanDevice reads, from devices as d;
+// replaces is the record d replaced.
+const deviceColumns = `d.id, d.tenant, d.hardware_fingerprint, d.wireguard_public_key, d.status,
+	COALESCE(d.replaced_by, ''), COALESCE((SELECT o.id FROM devices o WHERE o.replaced_by = d.id), ''),
+	d.enrolled_by, d.created_at, d.updated_at`
+
+// devices reads the devices that match where (a condition on d, with args)
+// and their certificates, in the order they were created.
+func devices(ctx context.Context, q querier, where string, args ...any) ([]Device, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+deviceColumns+` FROM devices d WHERE `+where+` ORDER BY d.created_at, d.rowid`, args...)
 	if err != nil {
-		return d, fmt.Errorf("reading device: %w", err)
-	}
-	if d.CreatedAt, err = parseTime(created); err != nil {
-		return d, err
-	}
-	if d.UpdatedAt, err = parseTime(updated); err != nil {
-		return d, err
-	}
-	rows, err := s.db.QueryContext(ctx, `SELECT serial, not_after, issued_at FROM device_certificates WHERE device_id = ? ORDER BY issued_at, serial`, d.ID)
-	if err != nil {
-		return d, fmt.Errorf("reading device certificates: %w", err)
+		return nil, fmt.Errorf("reading devices: %w", err)
 	}
 	defer rows.Close()
+	var out []Device
+	index := map[string]int{}
 	for rows.Next() {
-		var c DeviceCertificate
-		var na, ia string
-		if err := rows.Scan(&c.Serial, &na, &ia); err != nil {
-			return d, fmt.Errorf("reading device certificates: %w", err)
+		var d Device
+		var created, updated string
+		if err := rows.Scan(&d.ID, &d.Tenant, &d.HardwareFingerprint, &d.WireGuardPublicKey, &d.Status, &d.ReplacedBy, &d.Replaces,
+			&d.EnrolledBy, &created, &updated); err != nil {
+			return nil, fmt.Errorf("reading devices: %w", err)
 		}
-		if c.NotAfter, err = parseTime(na); err != nil {
-			return d, err
+		if d.CreatedAt, err = parseTime(created); err != nil {
+			return nil, err
 		}
-		if c.IssuedAt, err = parseTime(ia); err != nil {
-			return d, err
+		if d.UpdatedAt, err = parseTime(updated); err != nil {
+			return nil, err
 		}
-		d.Certificates = append(d.Certificates, c)
+		index[d.ID] = len(out)
+		out = append(out, d)
 	}
 	if err := rows.Err(); err != nil {
-		return d, fmt.Errorf("reading device certificates: %w", err)
+		return nil, fmt.Errorf("reading devices: %w", err)
+	}
+	rows.Close()
+	if len(out) == 0 {
+		return nil, nil
+	}
+	crows, err := q.QueryContext(ctx, `SELECT c.device_id, c.serial, c.not_after, c.issued_at FROM device_certificates c
+		JOIN devices d ON d.id = c.device_id WHERE `+where+` ORDER BY c.issued_at, c.serial`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("reading device certificates: %w", err)
+	}
+	defer crows.Close()
+	for crows.Next() {
+		var id, na, ia string
+		var c DeviceCertificate
+		if err := crows.Scan(&id, &c.Serial, &na, &ia); err != nil {
+			return nil, fmt.Errorf("reading device certificates: %w", err)
+		}
+		if c.NotAfter, err = parseTime(na); err != nil {
+			return nil, err
+		}
+		if c.IssuedAt, err = parseTime(ia); err != nil {
+			return nil, err
+		}
+		if i, ok := index[id]; ok {
+			out[i].Certificates = append(out[i].Certificates, c)
+		}
+	}
+	if err := crows.Err(); err != nil {
+		return nil, fmt.Errorf("reading device certificates: %w", err)
+	}
+	return out, nil
+}
+
+// oneDevice reads the one device that matches where; ErrNotFound if none.
+func oneDevice(ctx context.Context, q querier, where string, args ...any) (Device, error) {
+	ds, err := devices(ctx, q, where, args...)
+	if err != nil {
+		return Device{}, err
+	}
+	if len(ds) == 0 {
+		return Device{}, fmt.Errorf("device: %w", ErrNotFound)
+	}
+	return ds[0], nil
+}
+
+// DeviceByFingerprint implements Store.
+func (s *SQLite) DeviceByFingerprint(ctx context.Context, fingerprint string) (Device, error) {
+	return oneDevice(ctx, s.db, `d.hardware_fingerprint = ? AND d.status <> 'replaced'`, fingerprint)
+}
+
+// DeviceByID implements Store.
+func (s *SQLite) DeviceByID(ctx context.Context, id string) (Device, error) {
+	d, err := oneDevice(ctx, s.db, `d.id = ?`, id)
+	if err != nil {
+		return d, fmt.Errorf("device %s: %w", id, err)
 	}
 	return d, nil
+}
+
+// Devices implements Store.
+func (s *SQLite) Devices(ctx context.Context) ([]Device, error) {
+	return devices(ctx, s.db, `1`)
 }
 
 // CompleteEnrollment implements Store.
@@ -517,6 +660,11 @@ func (s *SQLite) CompleteEnrollment(ctx context.Context, nonce string, now time.
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := consumeNonce(ctx, tx, nonce, now); err != nil {
 			return err
+		}
+		if d.Replaces != "" {
+			if err := s.replaceDevice(ctx, tx, d, now); err != nil {
+				return err
+			}
 		}
 		var err error
 		if dev, err = s.createDevice(ctx, tx, d); err != nil {
@@ -529,6 +677,78 @@ func (s *SQLite) CompleteEnrollment(ctx context.Context, nonce string, now time.
 		return Device{}, AuditEntry{}, fmt.Errorf("completing enrollment: %w", err)
 	}
 	return dev, entry, nil
+}
+
+// replaceDevice consumes the allowance for d to replace d.Replaces and marks
+// that device replaced by d.ID, inside tx. The conditional DELETE is the
+// atomic step: only one transaction can consume an allowance.
+func (s *SQLite) replaceDevice(ctx context.Context, tx *sql.Tx, d Device, now time.Time) error {
+	if d.ID == "" {
+		return errors.New("replacing device: the new device needs its id")
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM reenrollments WHERE hardware_fingerprint = ? AND device_id = ? AND expires_at > ?`,
+		d.HardwareFingerprint, d.Replaces, formatTime(now))
+	if err != nil {
+		return fmt.Errorf("consuming re-enrollment allowance: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return fmt.Errorf("replacing device %s: %w", d.Replaces, ErrNotAllowed)
+	}
+	res, err = tx.ExecContext(ctx, `UPDATE devices SET status = 'replaced', replaced_by = ?, updated_at = ?
+		WHERE id = ? AND hardware_fingerprint = ? AND status <> 'replaced'`,
+		d.ID, formatTime(now), d.Replaces, d.HardwareFingerprint)
+	if err != nil {
+		return fmt.Errorf("replacing device %s: %w", d.Replaces, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return fmt.Errorf("replacing device %s: %w", d.Replaces, ErrNotAllowed)
+	}
+	return nil
+}
+
+// AllowReenrollment implements Store.
+func (s *SQLite) AllowReenrollment(ctx context.Context, deviceID string, by uint32, until time.Time) error {
+	now := s.now()
+	if !until.After(now) {
+		return fmt.Errorf("allowing re-enrollment of %s: the allowance would already be expired", deviceID)
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		var fp string
+		err := tx.QueryRowContext(ctx, `SELECT hardware_fingerprint FROM devices WHERE id = ? AND status <> 'replaced'`, deviceID).Scan(&fp)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("allowing re-enrollment: device %s: %w", deviceID, ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("allowing re-enrollment of %s: %w", deviceID, err)
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO reenrollments (hardware_fingerprint, device_id, allowed_by, allowed_at, expires_at)
+			VALUES (?, ?, ?, ?, ?) ON CONFLICT (hardware_fingerprint) DO UPDATE SET
+			device_id = excluded.device_id, allowed_by = excluded.allowed_by, allowed_at = excluded.allowed_at, expires_at = excluded.expires_at`,
+			fp, deviceID, by, formatTime(now), formatTime(until))
+		if err != nil {
+			return mapErr(err, "allowing re-enrollment of "+deviceID)
+		}
+		return nil
+	})
+}
+
+// Reenrollment implements Store.
+func (s *SQLite) Reenrollment(ctx context.Context, fingerprint string) (Reenrollment, error) {
+	r := Reenrollment{HardwareFingerprint: fingerprint}
+	var allowed, expires string
+	err := s.db.QueryRowContext(ctx, `SELECT device_id, allowed_by, allowed_at, expires_at FROM reenrollments WHERE hardware_fingerprint = ?`,
+		fingerprint).Scan(&r.DeviceID, &r.AllowedBy, &allowed, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, fmt.Errorf("re-enrollment allowance: %w", ErrNotFound)
+	}
+	if err != nil {
+		return r, fmt.Errorf("reading re-enrollment allowance: %w", err)
+	}
+	if r.AllowedAt, err = parseTime(allowed); err != nil {
+		return r, err
+	}
+	r.ExpiresAt, err = parseTime(expires)
+	return r, err
 }
 
 // appendAudit appends rec inside tx, which holds the write lock, so the

@@ -26,6 +26,9 @@ var (
 	ErrNonceUsed = errors.New("nonce already used")
 	// ErrNonceExpired reports a nonce past its expiry.
 	ErrNonceExpired = errors.New("nonce expired")
+	// ErrNotAllowed reports a re-enrollment without an unexpired allowance
+	// for that hardware fingerprint and that device.
+	ErrNotAllowed = errors.New("re-enrollment not allowed")
 	// ErrAuditBroken reports an audit log whose hash chain does not verify;
 	// the error is an *AuditError naming the first bad entry.
 	ErrAuditBroken = errors.New("audit log integrity check failed")
@@ -73,20 +76,32 @@ const (
 	StatusLocked  = "locked"
 	StatusRevoked = "revoked"
 	StatusWiped   = "wiped"
+	// StatusReplaced is a device record that a re-enrollment replaced
+	// (Device.ReplacedBy names the new record); it is kept for history.
+	StatusReplaced = "replaced"
 )
 
 // Device is an enrolled laptop.
 type Device struct {
-	// ID is the device id, random, assigned by CreateDevice when empty.
+	// ID is the device id (the API derives it from the device key with
+	// protocol.DeviceID); random, assigned by CreateDevice, when empty.
 	ID string
 	// Tenant is the tenant slug.
 	Tenant string
-	// HardwareFingerprint identifies the hardware; unique.
+	// HardwareFingerprint identifies the hardware; unique among devices
+	// that are not replaced.
 	HardwareFingerprint string
-	// WireGuardPublicKey is the device's WireGuard key, base64; unique.
+	// WireGuardPublicKey is the device's WireGuard key, base64; unique
+	// among devices that are not replaced.
 	WireGuardPublicKey string
 	// Status is one of the Status constants.
 	Status string
+	// Replaces is the id of the device record this one replaced (a
+	// re-enrollment), "" if none. CompleteEnrollment acts on it.
+	Replaces string
+	// ReplacedBy is the id of the device record that replaced this one,
+	// set with StatusReplaced; read only.
+	ReplacedBy string
 	// EnrolledBy is the serial of the YubiKey that signed the enrollment.
 	EnrolledBy uint32
 	// Certificates are the device's certificates, oldest first.
@@ -103,6 +118,22 @@ type DeviceCertificate struct {
 	NotAfter time.Time
 	// IssuedAt is when the certificate was issued.
 	IssuedAt time.Time
+}
+
+// Reenrollment is an allowance to enroll a known laptop again: the next
+// enrollment of HardwareFingerprint before ExpiresAt replaces DeviceID.
+type Reenrollment struct {
+	// HardwareFingerprint is the laptop's hardware fingerprint.
+	HardwareFingerprint string
+	// DeviceID is the device record the re-enrollment replaces.
+	DeviceID string
+	// AllowedBy is the YubiKey serial of the administrator who allowed it;
+	// 0 is the tenant's operator at the server.
+	AllowedBy uint32
+	// AllowedAt is when it was allowed.
+	AllowedAt time.Time
+	// ExpiresAt is when it stops being accepted.
+	ExpiresAt time.Time
 }
 
 // Nonce is a one-time server nonce bound to one operation instance.
@@ -181,15 +212,38 @@ type Store interface {
 
 	// CreateDevice inserts a device and its certificates; ErrExists if the
 	// id, hardware fingerprint or WireGuard key is taken, ErrNotFound if
-	// EnrolledBy is not in the roster.
+	// EnrolledBy is not in the roster. It replaces no device: d.Replaces
+	// must be empty.
 	CreateDevice(ctx context.Context, d Device) (Device, error)
 	// DeviceByFingerprint returns the device with that hardware
-	// fingerprint; ErrNotFound if none.
+	// fingerprint that is not replaced; ErrNotFound if none.
 	DeviceByFingerprint(ctx context.Context, fingerprint string) (Device, error)
+	// DeviceByID returns the device with that id, whatever its status;
+	// ErrNotFound if none.
+	DeviceByID(ctx context.Context, id string) (Device, error)
+	// Devices returns every device record, replaced ones included, in the
+	// order they were created.
+	Devices(ctx context.Context) ([]Device, error)
 	// CompleteEnrollment consumes the nonce, creates the device and appends
 	// the audit record in one transaction: if any step fails nothing is
 	// written, and the caller appends its rejection with AppendAudit.
+	//
+	// When d.Replaces names a device, the enrollment is a re-enrollment: in
+	// the same transaction it consumes the unexpired allowance for
+	// d.HardwareFingerprint and that device (ErrNotAllowed if there is
+	// none, so one allowance admits one re-enrollment even under concurrent
+	// callers) and marks that device StatusReplaced by the new one.
 	CompleteEnrollment(ctx context.Context, nonce string, now time.Time, d Device, rec AuditRecord) (Device, AuditEntry, error)
+
+	// AllowReenrollment allows the next enrollment of the hardware
+	// fingerprint of device deviceID to replace it until until, replacing
+	// any earlier allowance for that fingerprint; by is the allowing
+	// YubiKey's serial, 0 for the operator at the server. ErrNotFound if
+	// the device is unknown or already replaced.
+	AllowReenrollment(ctx context.Context, deviceID string, by uint32, until time.Time) error
+	// Reenrollment returns the allowance for a hardware fingerprint, expired
+	// or not; ErrNotFound if there is none (or it was consumed).
+	Reenrollment(ctx context.Context, fingerprint string) (Reenrollment, error)
 
 	// AppendAudit appends one record to the hash chain.
 	AppendAudit(ctx context.Context, rec AuditRecord) (AuditEntry, error)

@@ -1,0 +1,413 @@
+package serve
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/kiwistack/endpoint/server/ca"
+)
+
+// MaxConfigSize is the largest configuration file ParseConfig accepts.
+const MaxConfigSize = 64 << 10
+
+// Defaults of the configuration.
+const (
+	DefaultListen    = "0.0.0.0:8443"
+	DefaultCATimeout = ca.DefaultRemoteTimeout
+)
+
+// Config is the production server's configuration file (docs/serve.md).
+type Config struct {
+	// Listen is the TCP address to serve on (DefaultListen).
+	Listen string
+	// Tenant is the tenant slug.
+	Tenant string
+	// Database is the path of the SQLite store, created if missing.
+	Database string
+	// APIURL is the API's public base URL, given to agents.
+	APIURL string
+	// TLS is the server certificate (chain) and key, PEM files.
+	TLS TLSFiles
+	// CA is the external step-ca.
+	CA CAConfig
+	// ProvisioningTokenSHA256 is the SHA-256 of the MSP's provisioning
+	// token for POST /v1/admin-certificates; nil disables that endpoint.
+	ProvisioningTokenSHA256 []byte
+}
+
+// TLSFiles names the server's certificate and key files.
+type TLSFiles struct {
+	CertFile, KeyFile string
+}
+
+// CAConfig is the external step-ca and the provisioners the API uses.
+type CAConfig struct {
+	// URL is step-ca's base URL as the API reaches it (https).
+	URL string
+	// AgentURL is step-ca's base URL as devices reach it (for renewal);
+	// URL when empty.
+	AgentURL string
+	// RootFingerprint is the root certificate's SHA-256 (64 hex digits).
+	RootFingerprint string
+	// Devices and Admins are the JWK provisioners; Admins is optional.
+	Devices, Admins Provisioner
+	// Timeout bounds one request to step-ca (DefaultCATimeout).
+	Timeout time.Duration
+}
+
+// Provisioner names a JWK provisioner and its private key file (plain JSON,
+// or step's encrypted JWE with PasswordFile).
+type Provisioner struct {
+	Name, KeyFile, PasswordFile string
+}
+
+// Error is one problem of a configuration file. Line and Column are 1-based
+// (0 for a problem of the whole file).
+type Error struct {
+	Line, Column int
+	// Path names the key, e.g. ca.device_provisioner.key_file.
+	Path string
+	// Msg says what is wrong and what to do.
+	Msg string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.Line > 0 {
+		fmt.Fprintf(&b, "%d:%d: ", e.Line, e.Column)
+	}
+	if e.Path != "" {
+		b.WriteString(e.Path + ": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+var (
+	slugRE   = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	hex64RE  = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
+	provRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$`)
+	yamlLine = regexp.MustCompile(`^yaml: line ([0-9]+): (.*)$`)
+)
+
+// LoadConfig reads and parses the configuration file at path; relative
+// file paths in it are relative to the file's directory.
+func LoadConfig(path string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading configuration: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxConfigSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading configuration: %w", err)
+	}
+	cfg, err := ParseConfig(data)
+	if err != nil {
+		return nil, fmt.Errorf("configuration %s:\n%w", path, err)
+	}
+	dir := filepath.Dir(path)
+	for _, p := range []*string{&cfg.Database, &cfg.TLS.CertFile, &cfg.TLS.KeyFile,
+		&cfg.CA.Devices.KeyFile, &cfg.CA.Devices.PasswordFile, &cfg.CA.Admins.KeyFile, &cfg.CA.Admins.PasswordFile} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+	return cfg, nil
+}
+
+// ParseConfig reads a configuration strictly: unknown and duplicate keys,
+// wrong types, anchors, aliases and more than one document are refused,
+// then every value is checked. Every error is an *Error (several are
+// joined with errors.Join, in file order) saying where and what to do.
+func ParseConfig(data []byte) (*Config, error) {
+	if len(data) > MaxConfigSize {
+		return nil, &Error{Msg: fmt.Sprintf("the file has %d bytes, the limit is %d", len(data), MaxConfigSize)}
+	}
+	if !utf8.Valid(data) {
+		return nil, &Error{Msg: "the file is not valid UTF-8: save it as UTF-8"}
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, &Error{Msg: "the file is empty: see docs/serve.md for an example"}
+		}
+		return nil, syntaxError(err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		if err != nil {
+			return nil, syntaxError(err)
+		}
+		return nil, &Error{Line: extra.Line, Column: extra.Column, Msg: "a second YAML document: keep one (remove the ---)"}
+	}
+	p := &parser{c: &Config{Listen: DefaultListen}}
+	p.c.CA.Timeout = DefaultCATimeout
+	p.noAnchors(&doc)
+	if len(p.errs) == 0 {
+		root := &doc
+		if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+			root = root.Content[0]
+		}
+		p.top(root)
+	}
+	if len(p.errs) > 0 {
+		return nil, p.err()
+	}
+	return p.c, nil
+}
+
+func syntaxError(err error) *Error {
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		if n, cerr := strconv.Atoi(m[1]); cerr == nil && n > 0 {
+			return &Error{Line: n, Column: 1, Msg: "not valid YAML: " + m[2]}
+		}
+	}
+	return &Error{Msg: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+}
+
+// maxErrors bounds how many problems ParseConfig reports at once.
+const maxErrors = 20
+
+type parser struct {
+	c    *Config
+	errs []*Error
+}
+
+func (p *parser) errorf(n *yaml.Node, path, format string, args ...any) {
+	if len(p.errs) < maxErrors {
+		p.errs = append(p.errs, &Error{Line: n.Line, Column: n.Column, Path: path, Msg: fmt.Sprintf(format, args...)})
+	}
+}
+
+func (p *parser) err() error {
+	slices.SortStableFunc(p.errs, func(a, b *Error) int {
+		if a.Line != b.Line {
+			return a.Line - b.Line
+		}
+		return a.Column - b.Column
+	})
+	if len(p.errs) == 1 {
+		return p.errs[0]
+	}
+	errs := make([]error, len(p.errs))
+	for i, e := range p.errs {
+		errs[i] = e
+	}
+	return errors.Join(errs...)
+}
+
+func (p *parser) noAnchors(n *yaml.Node) {
+	switch {
+	case n.Kind == yaml.AliasNode:
+		p.errorf(n, "", "YAML aliases (*%s) are not allowed: write the value out", n.Value)
+		return
+	case n.Anchor != "":
+		p.errorf(n, "", "YAML anchors (&%s) are not allowed: write the value out", n.Anchor)
+	}
+	for _, c := range n.Content {
+		p.noAnchors(c)
+	}
+}
+
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		if n.Tag == "!!null" {
+			return "nothing"
+		}
+		v := n.Value
+		if len(v) > 40 {
+			v = v[:40] + "…"
+		}
+		return strconv.Quote(v)
+	}
+	return "something else"
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// mapping reads the keys of n, refusing non-mappings, unknown and duplicate
+// keys, and reports the required keys that are missing. set is called for
+// every known key.
+func (p *parser) mapping(n *yaml.Node, path string, known, required []string, set func(key string, v *yaml.Node, path string)) {
+	if n.Kind != yaml.MappingNode {
+		p.errorf(n, path, "want a mapping (key: value lines), got %s", describe(n))
+		return
+	}
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode || k.Tag != "!!str" {
+			p.errorf(k, path, "want a name as key, got %s", describe(k))
+			continue
+		}
+		kp := join(path, k.Value)
+		if first, dup := seen[k.Value]; dup {
+			p.errorf(k, kp, "duplicate key (first at line %d): keep one", first)
+			continue
+		}
+		seen[k.Value] = k.Line
+		if !slices.Contains(known, k.Value) {
+			p.errorf(k, kp, "unknown key: want one of %s", strings.Join(known, ", "))
+			continue
+		}
+		set(k.Value, v, kp)
+	}
+	for _, r := range required {
+		if _, ok := seen[r]; !ok {
+			p.errorf(n, join(path, r), "missing: add it (see docs/serve.md)")
+		}
+	}
+}
+
+func (p *parser) str(n *yaml.Node, path string) (string, bool) {
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!str" || n.Value == "" {
+		p.errorf(n, path, "want a non-empty string, got %s (quote it if it is one)", describe(n))
+		return "", false
+	}
+	return n.Value, true
+}
+
+// httpsURL reads a base URL https://HOST[:PORT] without path, query or user.
+func (p *parser) httpsURL(n *yaml.Node, path string) string {
+	s, ok := p.str(n, path)
+	if !ok {
+		return ""
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		p.errorf(n, path, "%q is not a base URL: want https://HOST[:PORT] with no path", s)
+		return ""
+	}
+	return strings.TrimSuffix(s, "/")
+}
+
+func (p *parser) file(n *yaml.Node, path string) string {
+	s, _ := p.str(n, path)
+	if strings.ContainsRune(s, 0) {
+		p.errorf(n, path, "a file name cannot contain NUL")
+		return ""
+	}
+	return s
+}
+
+func (p *parser) top(root *yaml.Node) {
+	known := []string{"listen", "tenant", "database", "api_url", "tls", "ca", "provisioning_token_sha256"}
+	p.mapping(root, "", known, []string{"tenant", "database", "api_url", "tls", "ca"}, func(key string, v *yaml.Node, path string) {
+		switch key {
+		case "listen":
+			if s, ok := p.str(v, path); ok {
+				if _, port, err := net.SplitHostPort(s); err != nil || port == "" {
+					p.errorf(v, path, "%q is not HOST:PORT (e.g. 0.0.0.0:8443 or [::]:443)", s)
+				}
+				p.c.Listen = s
+			}
+		case "tenant":
+			if s, ok := p.str(v, path); ok {
+				if !slugRE.MatchString(s) {
+					p.errorf(v, path, "%q is not a tenant slug: 1-63 lowercase letters, digits and inner hyphens (e.g. acme-corp)", s)
+				}
+				p.c.Tenant = s
+			}
+		case "database":
+			p.c.Database = p.file(v, path)
+		case "api_url":
+			p.c.APIURL = p.httpsURL(v, path)
+		case "tls":
+			p.mapping(v, path, []string{"cert_file", "key_file"}, []string{"cert_file", "key_file"}, func(key string, v *yaml.Node, path string) {
+				if key == "cert_file" {
+					p.c.TLS.CertFile = p.file(v, path)
+				} else {
+					p.c.TLS.KeyFile = p.file(v, path)
+				}
+			})
+		case "ca":
+			p.ca(v, path)
+		case "provisioning_token_sha256":
+			if s, ok := p.str(v, path); ok {
+				if !hex64RE.MatchString(s) {
+					p.errorf(v, path, "want the 64 hex digits of the token's SHA-256 (sha256sum), not the token itself")
+					return
+				}
+				p.c.ProvisioningTokenSHA256, _ = hex.DecodeString(s)
+			}
+		}
+	})
+}
+
+func (p *parser) ca(n *yaml.Node, path string) {
+	known := []string{"url", "agent_url", "root_fingerprint", "timeout", "device_provisioner", "admin_provisioner"}
+	p.mapping(n, path, known, []string{"url", "root_fingerprint", "device_provisioner"}, func(key string, v *yaml.Node, path string) {
+		switch key {
+		case "url":
+			p.c.CA.URL = p.httpsURL(v, path)
+		case "agent_url":
+			p.c.CA.AgentURL = p.httpsURL(v, path)
+		case "root_fingerprint":
+			if s, ok := p.str(v, path); ok {
+				s = strings.ToLower(strings.ReplaceAll(s, ":", ""))
+				if !hex64RE.MatchString(s) {
+					p.errorf(v, path, "want the root's SHA-256 as 64 hex digits (step certificate fingerprint root_ca.crt)")
+				}
+				p.c.CA.RootFingerprint = s
+			}
+		case "timeout":
+			d, err := time.ParseDuration(v.Value)
+			if v.Kind != yaml.ScalarNode || v.Tag != "!!str" || err != nil || d < time.Second || d > 5*time.Minute {
+				p.errorf(v, path, "want a duration between 1s and 5m such as 30s, got %s", describe(v))
+				return
+			}
+			p.c.CA.Timeout = d
+		case "device_provisioner":
+			p.c.CA.Devices = p.provisioner(v, path, ca.ProvisionerName)
+		case "admin_provisioner":
+			p.c.CA.Admins = p.provisioner(v, path, ca.AdminProvisionerName)
+		}
+	})
+}
+
+func (p *parser) provisioner(n *yaml.Node, path, defaultName string) Provisioner {
+	pr := Provisioner{Name: defaultName}
+	p.mapping(n, path, []string{"name", "key_file", "password_file"}, []string{"key_file"}, func(key string, v *yaml.Node, path string) {
+		switch key {
+		case "name":
+			if s, ok := p.str(v, path); ok {
+				if !provRE.MatchString(s) {
+					p.errorf(v, path, "%q is not a provisioner name as in step-ca's ca.json", s)
+				}
+				pr.Name = s
+			}
+		case "key_file":
+			pr.KeyFile = p.file(v, path)
+		case "password_file":
+			pr.PasswordFile = p.file(v, path)
+		}
+	})
+	return pr
+}
