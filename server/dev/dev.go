@@ -24,7 +24,6 @@ import (
 	"log/slog"
 	"math/big"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -33,7 +32,7 @@ import (
 	"github.com/kiwistack/endpoint/internal/atomicfile"
 	"github.com/kiwistack/endpoint/server/api"
 	"github.com/kiwistack/endpoint/server/ca"
-	"github.com/kiwistack/endpoint/server/store"
+	"github.com/kiwistack/endpoint/server/serve"
 )
 
 // Layout of the state directory.
@@ -57,9 +56,6 @@ const (
 	ServerCertLifetime = 365 * 24 * time.Hour
 	serverCertRenewal  = 30 * 24 * time.Hour
 )
-
-// shutdownTimeout bounds the graceful shutdown after ctx is cancelled.
-const shutdownTimeout = 5 * time.Second
 
 // CAPath returns the PKI directory of the state directory dir.
 func CAPath(dir string) string { return filepath.Join(dir, CADir) }
@@ -150,12 +146,6 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("running dev tenant: %w", err)
 	}
 	defer e.Close()
-	st, err := store.Open(ctx, DBPath(o.StateDir))
-	if err != nil {
-		return fmt.Errorf("running dev tenant: %w", err)
-	}
-	defer st.Close()
-
 	tokenSHA256, err := provisioningToken(o.StateDir)
 	if err != nil {
 		return fmt.Errorf("running dev tenant: %w", err)
@@ -174,54 +164,37 @@ func Run(ctx context.Context, o Options) error {
 
 		ProvisioningTokenFile: ProvisioningTokenPath(o.StateDir),
 	}
-	apiHandler, err := api.New(api.Config{
-		Tenant:          o.Tenant,
-		Store:           st,
-		CA:              e,
-		Intermediate:    e.Intermediate(),
-		Logger:          o.Logger,
-		APIURL:          info.APIURL,
-		CAURL:           info.CAURL,
-		RootFingerprint: info.RootFingerprint,
+	site := serve.Site{
+		API: api.Config{
+			Tenant:          o.Tenant,
+			CA:              e,
+			Intermediate:    e.Intermediate(),
+			APIURL:          info.APIURL,
+			CAURL:           info.CAURL,
+			RootFingerprint: info.RootFingerprint,
 
-		ProvisioningTokenSHA256: tokenSHA256,
-		AttestationVerifier:     verifier,
-	})
-	if err != nil {
-		return fmt.Errorf("running dev tenant: %w", err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/v1/", apiHandler)
-	mux.Handle("/healthz", apiHandler)
-	mux.Handle("/readyz", apiHandler)
-	mux.Handle("/", e.Handler())
-	srv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),
-		TLSConfig: &tls.Config{
+			ProvisioningTokenSHA256: tokenSHA256,
+			AttestationVerifier:     verifier,
+		},
+		DBPath:    DBPath(o.StateDir),
+		CAHandler: e.Handler(),
+		TLS: &tls.Config{
 			MinVersion:   tls.VersionTLS12,
 			Certificates: []tls.Certificate{cert},
 			ClientAuth:   tls.VerifyClientCertIfGiven,
 			ClientCAs:    e.ClientCAs(),
 		},
+		Logger: o.Logger,
 	}
-	served := make(chan error, 1)
-	go func() { served <- srv.ServeTLS(ln, "", "") }()
-	o.Logger.Info("dev tenant serving", "tenant", o.Tenant, "api_url", info.APIURL, "root_fingerprint", info.RootFingerprint)
-	printInfo(o.Out, o, info)
-	if o.Ready != nil {
-		o.Ready(info)
-	}
-	select {
-	case err := <-served:
-		return fmt.Errorf("serving: %w", err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutting down: %w", err)
+	err = serve.Serve(ctx, ln, site, func() {
+		o.Logger.Info("dev tenant serving", "tenant", o.Tenant, "api_url", info.APIURL, "root_fingerprint", info.RootFingerprint)
+		printInfo(o.Out, o, info)
+		if o.Ready != nil {
+			o.Ready(info)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("running dev tenant: %w", err)
 	}
 	o.Logger.Info("dev tenant stopped", "tenant", o.Tenant)
 	return nil

@@ -205,3 +205,25 @@ func TestRunRequiresStateAndTenant(t *testing.T) {
 		t.Error("Run without a state directory succeeded")
 	}
 }
+
+func TestRunServesMetrics(t *testing.T) {
+	info, _, stop := start(t, t.TempDir())
+	defer stop()
+	c := client(t, info)
+	if code, _ := get(t, c, info.APIURL+"/healthz"); code != http.StatusOK {
+		t.Fatalf("/healthz: %d", code)
+	}
+	code, body := get(t, c, info.APIURL+"/metrics")
+	if code != http.StatusOK {
+		t.Fatalf("/metrics: %d %s", code, body)
+	}
+	for _, want := range []string{
+		`kiwistack_api_http_requests_total{code="200",method="GET",route="GET /healthz"} 1`,
+		`kiwistack_api_enrollments_total{reason="device_exists",result="rejected"} 0`,
+		"go_goroutines ",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}

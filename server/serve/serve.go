@@ -14,6 +14,7 @@ import (
 	"github.com/kiwistack/endpoint/enroll/protocol"
 	"github.com/kiwistack/endpoint/server/api"
 	"github.com/kiwistack/endpoint/server/ca"
+	"github.com/kiwistack/endpoint/server/metrics"
 	"github.com/kiwistack/endpoint/server/store"
 )
 
@@ -30,7 +31,8 @@ const ShutdownTimeout = 5 * time.Second
 // Site is one tenant API on one TLS listener, whatever its CA.
 type Site struct {
 	// API configures server/api; Serve fills in Store (opened from
-	// DBPath) and, when nil, Logger.
+	// DBPath) and, when nil, Logger and Metrics (Prometheus at /metrics
+	// and an access log).
 	API api.Config
 	// DBPath is the SQLite store (server/store), created if missing.
 	DBPath string
@@ -72,6 +74,10 @@ func Serve(ctx context.Context, ln net.Listener, s Site, started func()) error {
 	cfg.Store = st
 	if cfg.Logger == nil {
 		cfg.Logger = s.Logger
+	}
+	if cfg.Metrics == nil {
+		// /metrics and one JSON access-log line per request.
+		cfg.Metrics = metrics.New(metrics.WithAccessLog(cfg.Logger))
 	}
 	apiHandler, err := api.New(cfg)
 	if err != nil {

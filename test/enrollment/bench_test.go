@@ -39,7 +39,8 @@ func (pinUI) Secret(context.Context, yubikey.SecretRequest) (string, error) {
 // is a new laptop (its own hardware fingerprint and sandbox root).
 func BenchmarkEnrollment(b *testing.B) {
 	pcsctest.Require(b)
-	vk := pcsctest.Start(b, pcsctest.Options{Version: "5.7.1"})
+	// The touch is the person's share: the key touches itself at once.
+	vk := pcsctest.Start(b, pcsctest.Options{Version: "5.7.1", TouchDelay: -1})
 	attRoot := writeAttestationRoot(b, vk)
 	tn := startTenant(b, attRoot)
 	admin := provision(b, tn, vk, attRoot, "sysadmin")

@@ -36,6 +36,7 @@ type Options struct {
 	Serial       uint32         // 0: random 8-digit
 	Version      string         // "": "5.7.1"
 	Touch        card.TouchMode // zero value: auto
+	TouchDelay   time.Duration  // TouchAuto's delay: 0 is card.DefaultTouchDelay, negative touches at once
 	TouchTimeout time.Duration  // 0: 2 s in tests
 	StateFile    string         // "": a file in t.TempDir()
 }

@@ -235,6 +235,7 @@ func Start(t testing.TB, opts Options) *Key {
 		Serial:             opts.Serial,
 		Version:            opts.Version,
 		Touch:              opts.Touch,
+		TouchDelay:         opts.TouchDelay,
 		TouchTimeout:       opts.TouchTimeout,
 		StateFile:          opts.StateFile,
 		AttestationRoot:    root,
