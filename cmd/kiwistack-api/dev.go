@@ -28,6 +28,7 @@ func devCmd(stdio cli.IO, logger **slog.Logger) *cobra.Command {
 	cmd.Flags().StringVar(&o.Tenant, "tenant", "", "the tenant slug (e.g. acme-corp)")
 	cmd.Flags().StringVar(&o.Listen, "listen", dev.DefaultListen, "the TCP address to serve on")
 	cmd.Flags().StringVar(&o.AttestationRootFile, "attestation-root", "", "PEM roots trusted for YubiKey attestations besides Yubico's (the virtual YubiKey's; tests and demos only)")
+	cmd.Flags().StringVar(&o.PolicyFile, "policy", "", "the tenant's policies/authorization.yaml (kiwistack-api policy check validates it); default: the built-in default policy")
 	_ = cmd.MarkFlagRequired("state")
 	_ = cmd.MarkFlagRequired("tenant")
 	return cmd

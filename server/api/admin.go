@@ -85,9 +85,9 @@ func (s *Server) issueAdmin(r *http.Request, ai *adminIssue) (*protocol.AdminCer
 		return nil, e
 	}
 	ai.actor = req.Serial
-	if roleRank[req.Role] == 0 {
+	if !s.cfg.Policy.HasRole(req.Role) {
 		return nil, reject(http.StatusBadRequest, ReasonUnknownRole,
-			fmt.Sprintf("the role %q is not one of this tenant's roles (founder, sysadmin, office-mgr)", req.Role), nil)
+			fmt.Sprintf("the role %q is not one of this tenant's roles (%s)", req.Role, strings.Join(s.cfg.Policy.Roles, ", ")), nil)
 	}
 	if err := protocol.ValidateAdminSubject(req.Admin, req.Role, s.cfg.Tenant); err != nil {
 		return nil, reject(http.StatusBadRequest, ReasonBadSubject, "the admin name is not valid: "+err.Error(), err)

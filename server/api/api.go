@@ -30,26 +30,16 @@ import (
 	"github.com/kiwistack/endpoint/enroll/protocol"
 	"github.com/kiwistack/endpoint/server/ca"
 	"github.com/kiwistack/endpoint/server/metrics"
+	"github.com/kiwistack/endpoint/server/policy"
 	"github.com/kiwistack/endpoint/server/store"
 )
 
-// Roles, from highest to lowest; a role meets a requirement when it is the
-// same or higher.
+// Roles of the default policy (server/policy.DefaultRoles), most senior first.
 const (
 	RoleFounder   = "founder"
 	RoleSysadmin  = "sysadmin"
 	RoleOfficeMgr = "office-mgr"
 )
-
-// roleRank orders the known roles; an unknown role ranks 0 and meets nothing.
-var roleRank = map[string]int{RoleFounder: 3, RoleSysadmin: 2, RoleOfficeMgr: 1}
-
-// RoleMeets reports whether role have is at least role want in the order
-// founder ≥ sysadmin ≥ office-mgr. Unknown roles meet nothing.
-func RoleMeets(have, want string) bool {
-	h, w := roleRank[have], roleRank[want]
-	return h > 0 && w > 0 && h >= w
-}
 
 // Timing of the ceremony.
 const (
@@ -81,14 +71,6 @@ type CA interface {
 	SignAdmin(ctx context.Context, req ca.AdminRequest) (leaf *x509.Certificate, chain []*x509.Certificate, err error)
 }
 
-// Policy is the authorization policy the API applies. For now it holds only
-// the role enroll_device requires; the policy-as-code service replaces it.
-type Policy struct {
-	// EnrollDeviceRole is the lowest role (certificate OU) allowed to sign
-	// enroll_device; RoleSysadmin when empty.
-	EnrollDeviceRole string
-}
-
 // Config configures New.
 type Config struct {
 	// Tenant is the tenant slug this API serves (required).
@@ -104,8 +86,10 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives causes of errors; discarded when nil.
 	Logger *slog.Logger
-	// Policy says who may sign which operation.
-	Policy Policy
+	// Policy is the tenant's policies/authorization.yaml: its roles and
+	// the single signer role of enroll_device. policy.Default(Tenant) when
+	// nil.
+	Policy *policy.Policy
 	// MaxBody bounds request bodies; protocol.MaxRequestBytes when 0.
 	MaxBody int64
 	// CAURL, APIURL and RootFingerprint are passed to the agent in
@@ -128,10 +112,12 @@ type Config struct {
 
 // Server is the tenant API's http.Handler.
 type Server struct {
-	cfg   Config
-	roots *x509.CertPool
-	log   *slog.Logger
-	mux   *http.ServeMux
+	cfg Config
+	// enrollRole is the role that signs enroll_device alone.
+	enrollRole string
+	roots      *x509.CertPool
+	log        *slog.Logger
+	mux        *http.ServeMux
 	// handler is mux, wrapped by Config.Metrics when set.
 	handler http.Handler
 }
@@ -148,11 +134,15 @@ func New(cfg Config) (*Server, error) {
 	case cfg.Intermediate == nil:
 		return nil, errors.New("creating api: no tenant intermediate")
 	}
-	if cfg.Policy.EnrollDeviceRole == "" {
-		cfg.Policy.EnrollDeviceRole = RoleSysadmin
+	if cfg.Policy == nil {
+		cfg.Policy = policy.Default(cfg.Tenant)
 	}
-	if roleRank[cfg.Policy.EnrollDeviceRole] == 0 {
-		return nil, fmt.Errorf("creating api: unknown role %q for enroll_device", cfg.Policy.EnrollDeviceRole)
+	if cfg.Policy.Tenant != "" && cfg.Policy.Tenant != cfg.Tenant {
+		return nil, fmt.Errorf("creating api: the policy is tenant %q's, not %q's", cfg.Policy.Tenant, cfg.Tenant)
+	}
+	enrollRole, ok := cfg.Policy.SingleSigner(protocol.OpEnrollDevice)
+	if !ok {
+		return nil, errors.New("creating api: the policy's enroll_device must be one signature of a role (n-of-m, delays and operator co-signatures need the operations API)")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -167,7 +157,7 @@ func New(cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s := &Server{cfg: cfg, roots: x509.NewCertPool(), log: log, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, enrollRole: enrollRole, roots: x509.NewCertPool(), log: log, mux: http.NewServeMux()}
 	s.roots.AddCert(cfg.Intermediate)
 	s.mux.HandleFunc("POST /v1/challenges", s.handleChallenge)
 	s.mux.HandleFunc("POST /v1/enrollments", s.handleEnroll)

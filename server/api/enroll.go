@@ -86,7 +86,7 @@ func (s *Server) handleChallenge(w http.ResponseWriter, r *http.Request) {
 		Tenant:        op.Tenant,
 		Nonce:         nonce,
 		Digest:        digest,
-		RequiredRoles: []string{s.cfg.Policy.EnrollDeviceRole},
+		RequiredRoles: []string{s.enrollRole},
 		ExpiresAt:     protocol.FormatTimestamp(exp),
 	})
 }
@@ -219,9 +219,9 @@ func (s *Server) checkSigner(ctx context.Context, stmt *protocol.Statement, leaf
 	if ou := leaf.Subject.OrganizationalUnit; len(ou) == 1 {
 		role = ou[0]
 	}
-	if !RoleMeets(role, s.cfg.Policy.EnrollDeviceRole) {
+	if !s.cfg.Policy.RoleMeets(role, s.enrollRole) {
 		return reject(http.StatusForbidden, ReasonRoleInsufficient,
-			fmt.Sprintf("enrolling a device needs the role %s or higher; ask such an administrator to sign", s.cfg.Policy.EnrollDeviceRole),
+			fmt.Sprintf("enrolling a device needs the role %s or higher; ask such an administrator to sign", s.enrollRole),
 			fmt.Errorf("signer role %q (OU %q)", role, leaf.Subject.OrganizationalUnit))
 	}
 	return nil

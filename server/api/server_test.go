@@ -11,27 +11,8 @@ import (
 	"time"
 
 	"github.com/kiwistack/endpoint/enroll/protocol"
+	"github.com/kiwistack/endpoint/server/policy"
 )
-
-func TestRoleMeets(t *testing.T) {
-	for _, tc := range []struct {
-		have, want string
-		ok         bool
-	}{
-		{RoleFounder, RoleSysadmin, true},
-		{RoleSysadmin, RoleSysadmin, true},
-		{RoleOfficeMgr, RoleSysadmin, false},
-		{RoleSysadmin, RoleFounder, false},
-		{RoleOfficeMgr, RoleOfficeMgr, true},
-		{"intern", RoleOfficeMgr, false},
-		{"", RoleOfficeMgr, false},
-		{RoleFounder, "intern", false},
-	} {
-		if got := RoleMeets(tc.have, tc.want); got != tc.ok {
-			t.Errorf("RoleMeets(%q, %q) = %v, want %v", tc.have, tc.want, got, tc.ok)
-		}
-	}
-}
 
 func TestNewRejectsIncompleteConfig(t *testing.T) {
 	e := newEnv(t)
@@ -41,7 +22,14 @@ func TestNewRejectsIncompleteConfig(t *testing.T) {
 		"no store":        func(c *Config) { c.Store = nil },
 		"no ca":           func(c *Config) { c.CA = nil },
 		"no intermediate": func(c *Config) { c.Intermediate = nil },
-		"unknown role":    func(c *Config) { c.Policy.EnrollDeviceRole = "intern" },
+		"two signers for enroll_device": func(c *Config) {
+			p := policy.Default(tenant)
+			op := p.Operations["enroll_device"]
+			op.SigsRequired = 2
+			p.Operations["enroll_device"] = op
+			c.Policy = p
+		},
+		"another tenant's policy": func(c *Config) { c.Policy = policy.Default("globex") },
 	} {
 		cfg := full
 		change(&cfg)
@@ -55,7 +43,13 @@ func TestNewRejectsIncompleteConfig(t *testing.T) {
 }
 
 func TestPolicyRoleIsApplied(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.Policy.EnrollDeviceRole = RoleFounder })
+	e := newEnv(t, func(c *Config) {
+		p := policy.Default(tenant)
+		op := p.Operations["enroll_device"]
+		op.Role = RoleFounder
+		p.Operations["enroll_device"] = op
+		c.Policy = p
+	})
 	c := e.begin(t)
 	if got := c.challenge.RequiredRoles; len(got) != 1 || got[0] != RoleFounder {
 		t.Fatalf("required roles %v, want [founder]", got)

@@ -32,6 +32,7 @@ import (
 	"github.com/kiwistack/endpoint/internal/atomicfile"
 	"github.com/kiwistack/endpoint/server/api"
 	"github.com/kiwistack/endpoint/server/ca"
+	"github.com/kiwistack/endpoint/server/policy"
 	"github.com/kiwistack/endpoint/server/serve"
 )
 
@@ -79,6 +80,9 @@ type Options struct {
 	Out io.Writer
 	// Ready, when set, is called once the listener accepts connections.
 	Ready func(Info)
+	// PolicyFile is the tenant's policies/authorization.yaml; empty: the
+	// default policy (server/policy.Default).
+	PolicyFile string
 	// AttestationRootFile names PEM roots trusted for YubiKey attestations
 	// besides Yubico's (the virtual YubiKey's, for tests and demos); a loud
 	// warning is logged for each.
@@ -154,6 +158,12 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("running dev tenant: %w", err)
 	}
+	var pol *policy.Policy
+	if o.PolicyFile != "" {
+		if pol, err = policy.LoadFile(o.PolicyFile); err != nil {
+			return fmt.Errorf("running dev tenant: %w", err)
+		}
+	}
 
 	base := "https://" + net.JoinHostPort(urlHost(o.Listen), portOf(ln.Addr()))
 	info := Info{
@@ -175,6 +185,7 @@ func Run(ctx context.Context, o Options) error {
 
 			ProvisioningTokenSHA256: tokenSHA256,
 			AttestationVerifier:     verifier,
+			Policy:                  pol,
 		},
 		DBPath:    DBPath(o.StateDir),
 		CAHandler: e.Handler(),

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/kiwistack/endpoint/enroll/protocol"
+	"github.com/kiwistack/endpoint/server/policy"
 )
 
 // syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
@@ -225,5 +226,68 @@ func TestRunServesMetrics(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
+	}
+}
+
+func TestRunAppliesPolicyFile(t *testing.T) {
+	dir := t.TempDir()
+	pol := filepath.Join(dir, "authorization.yaml")
+	var b bytes.Buffer
+	if err := policy.WriteDefault(&b, "acme-corp"); err != nil {
+		t.Fatal(err)
+	}
+	// A policy whose enroll_device needs a founder: the challenge says so.
+	p, err := policy.Parse(b.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := p.Operations["enroll_device"]
+	op.Role = "founder"
+	p.Operations["enroll_device"] = op
+	out, err := policy.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pol, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan Info, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{StateDir: filepath.Join(dir, "state"), Tenant: "acme-corp", Listen: "127.0.0.1:0", PolicyFile: pol,
+			Ready: func(i Info) { ready <- i }})
+	}()
+	var info Info
+	select {
+	case info = <-ready:
+	case err := <-done:
+		t.Fatalf("Run: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("not ready")
+	}
+	c := client(t, info)
+	body := `{"operation":"enroll_device","tenant":"acme-corp","params":{"hardware_fingerprint":"hw1:x","device_key_sha256":"` +
+		strings.Repeat("ab", 32) + `","wireguard_public_key":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}}`
+	resp, err := c.Post(info.APIURL+"/v1/challenges", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var ch protocol.Challenge
+	if err := json.NewDecoder(resp.Body).Decode(&ch); err != nil || len(ch.RequiredRoles) != 1 || ch.RequiredRoles[0] != "founder" {
+		t.Errorf("challenge under a founder policy: %v %+v", err, ch)
+	}
+	cancel()
+	<-done
+
+	// A broken policy file stops the server with the line to fix.
+	if err := os.WriteFile(pol, []byte("roles: [founder]\nbogus: 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err = Run(context.Background(), Options{StateDir: filepath.Join(dir, "state"), Tenant: "acme-corp", Listen: "127.0.0.1:0", PolicyFile: pol})
+	if err == nil || !strings.Contains(err.Error(), pol+":2:") {
+		t.Errorf("broken policy: %v", err)
 	}
 }

@@ -19,18 +19,9 @@ var ErrLockout = errors.New("the roster cannot sign every operation")
 // ErrLockout, since a policy_change to it would be refused; a file without a
 // roster (a template) is only told so.
 func CheckFile(w io.Writer, path string) error {
-	f, err := os.Open(path)
+	p, err := LoadFile(path)
 	if err != nil {
-		return fmt.Errorf("reading the policy: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
-	if err != nil {
-		return fmt.Errorf("reading the policy %s: %w", path, err)
-	}
-	p, err := Parse(data)
-	if err != nil {
-		return prefixErrors(path, err)
+		return err
 	}
 	burned := 0
 	for _, e := range p.Roster {
@@ -53,6 +44,25 @@ func CheckFile(w io.Writer, path string) error {
 		lines[i] = fmt.Sprintf("%s: operations.%s: cannot be signed with this roster: %s", path, l.Operation, l.Reason)
 	}
 	return fmt.Errorf("%w (add keys with the missing roles, or lower the requirement):\n%s", ErrLockout, strings.Join(lines, "\n"))
+}
+
+// LoadFile reads and parses the policy file at path; problems are prefixed
+// with path (path:line:column: key: problem), one a line.
+func LoadFile(path string) (*Policy, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading the policy: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading the policy %s: %w", path, err)
+	}
+	p, err := Parse(data)
+	if err != nil {
+		return nil, prefixErrors(path, err)
+	}
+	return p, nil
 }
 
 // prefixErrors puts path in front of every problem Parse returned, keeping

@@ -93,3 +93,29 @@ func TestLockoutReasons(t *testing.T) {
 		t.Errorf("LockoutCheck = %v\nwant %v", got, want)
 	}
 }
+
+func TestRoleMeetsAndSingleSigner(t *testing.T) {
+	p := Default("acme-corp")
+	for _, c := range []struct {
+		have, want string
+		ok         bool
+	}{
+		{"founder", "sysadmin", true}, {"sysadmin", "sysadmin", true}, {"office-mgr", "sysadmin", false},
+		{"intruder", "sysadmin", false}, {"sysadmin", "intruder", false}, {"office-mgr", AnyRole, true}, {"intruder", AnyRole, false},
+	} {
+		if got := p.RoleMeets(c.have, c.want); got != c.ok {
+			t.Errorf("RoleMeets(%q, %q) = %v, want %v", c.have, c.want, got, c.ok)
+		}
+	}
+	if r, ok := p.SingleSigner("enroll_device"); !ok || r != "sysadmin" {
+		t.Errorf("enroll_device: %q %v", r, ok)
+	}
+	for _, op := range []string{"add_admin", "rotate_intermediate", "no_such_op"} {
+		if _, ok := p.SingleSigner(op); ok {
+			t.Errorf("%s has a single signer", op)
+		}
+	}
+	if !p.HasRole("office-mgr") || p.HasRole("root") {
+		t.Error("HasRole")
+	}
+}

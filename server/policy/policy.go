@@ -153,3 +153,32 @@ func formatDuration(d time.Duration) string {
 	}
 	return s
 }
+
+// HasRole reports whether role is one of the policy's roles.
+func (p *Policy) HasRole(role string) bool { return p.rank(role) >= 0 }
+
+// RoleMeets reports whether a key of role have satisfies a requirement of
+// role want: have is want or more senior. AnyRole is met by every known
+// role; an unknown role meets nothing.
+func (p *Policy) RoleMeets(have, want string) bool {
+	h := p.rank(have)
+	if h < 0 {
+		return false
+	}
+	if want == AnyRole {
+		return true
+	}
+	w := p.rank(want)
+	return w >= 0 && h <= w
+}
+
+// SingleSigner returns the role whose single signature authorizes op, and
+// false when op is unknown or needs more than one signature (the operations
+// API's n-of-m flow).
+func (p *Policy) SingleSigner(op string) (string, bool) {
+	o, ok := p.Operations[op]
+	if !ok || o.SigsRequired != 1 || o.Role == "" || o.Delay > 0 || o.OperatorCosign {
+		return "", false
+	}
+	return o.Role, true
+}

@@ -48,6 +48,9 @@ type Config struct {
 	// ProvisioningTokenSHA256 is the SHA-256 of the MSP's provisioning
 	// token for POST /v1/admin-certificates; nil disables that endpoint.
 	ProvisioningTokenSHA256 []byte
+	// PolicyFile is the tenant's policies/authorization.yaml
+	// (server/policy); empty: the default policy.
+	PolicyFile string
 }
 
 // TLSFiles names the server's certificate and key files.
@@ -123,7 +126,7 @@ func LoadConfig(path string) (*Config, error) {
 	}
 	dir := filepath.Dir(path)
 	for _, p := range []*string{&cfg.Database, &cfg.TLS.CertFile, &cfg.TLS.KeyFile,
-		&cfg.CA.Devices.KeyFile, &cfg.CA.Devices.PasswordFile, &cfg.CA.Admins.KeyFile, &cfg.CA.Admins.PasswordFile} {
+		&cfg.CA.Devices.KeyFile, &cfg.CA.Devices.PasswordFile, &cfg.CA.Admins.KeyFile, &cfg.CA.Admins.PasswordFile, &cfg.PolicyFile} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
@@ -318,7 +321,7 @@ func (p *parser) file(n *yaml.Node, path string) string {
 }
 
 func (p *parser) top(root *yaml.Node) {
-	known := []string{"listen", "tenant", "database", "api_url", "tls", "ca", "provisioning_token_sha256"}
+	known := []string{"listen", "tenant", "database", "api_url", "tls", "ca", "provisioning_token_sha256", "policy_file"}
 	p.mapping(root, "", known, []string{"tenant", "database", "api_url", "tls", "ca"}, func(key string, v *yaml.Node, path string) {
 		switch key {
 		case "listen":
@@ -337,6 +340,8 @@ func (p *parser) top(root *yaml.Node) {
 			}
 		case "database":
 			p.c.Database = p.file(v, path)
+		case "policy_file":
+			p.c.PolicyFile = p.file(v, path)
 		case "api_url":
 			p.c.APIURL = p.httpsURL(v, path)
 		case "tls":

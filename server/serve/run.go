@@ -13,6 +13,7 @@ import (
 
 	"github.com/kiwistack/endpoint/server/api"
 	"github.com/kiwistack/endpoint/server/ca"
+	"github.com/kiwistack/endpoint/server/policy"
 )
 
 // Options configures Run.
@@ -67,6 +68,12 @@ func Run(ctx context.Context, cfg *Config, o Options) error {
 			return fmt.Errorf("running server: admin provisioner: %w", err)
 		}
 	}
+	var pol *policy.Policy
+	if cfg.PolicyFile != "" {
+		if pol, err = policy.LoadFile(cfg.PolicyFile); err != nil {
+			return fmt.Errorf("running server: %w", err)
+		}
+	}
 	cert, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
 	if err != nil {
 		return fmt.Errorf("running server: loading the tls certificate %s and key %s: %w", cfg.TLS.CertFile, cfg.TLS.KeyFile, err)
@@ -97,6 +104,7 @@ func Run(ctx context.Context, cfg *Config, o Options) error {
 			CAURL:                   info.CAURL,
 			RootFingerprint:         info.RootFingerprint,
 			ProvisioningTokenSHA256: cfg.ProvisioningTokenSHA256,
+			Policy:                  pol,
 		},
 		DBPath: cfg.Database,
 		TLS:    &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}},
