@@ -56,7 +56,7 @@ lint: ## gofmt check, go vet, staticcheck
 demo: build ## a virtual YubiKey provisioned and listed, step by step
 	scripts/demo
 
-packages: build ## build dist/*.deb for amd64 and arm64 and dist/SHA256SUMS
+packages: build ## build dist/*.deb for amd64 and arm64, dist/*.msi for amd64, a universal dist/*.pkg and dist/SHA256SUMS
 	@# amd64 packages the binaries of `make build`; arm64 is built here without
 	@# cgo, piv-go through the purego overlay as in scripts/cross.
 	@mkdir -p $(BIN)/linux-arm64 dist
@@ -64,6 +64,22 @@ packages: build ## build dist/*.deb for amd64 and arm64 and dist/SHA256SUMS
 	  GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -overlay "$$overlay" -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/linux-arm64/$$c ./cmd/$$c; done
 	$(GO) run ./packaging/cmd/mkdeb -describe '$(VERSION)' -commit-time "$$(git log -1 --format=%ct 2>/dev/null || echo 0)" \
 	  -out dist amd64=$(BIN) arm64=$(BIN)/linux-arm64
+	@# The .msi: windows/amd64 only (wixl cannot target arm64), signed with the
+	@# certificate in KIWISTACK_MSI_SIGN_CERT/KEY or else a generated test one
+	@# (docs/packages-windows.md).
+	@scripts/install-test-deps --packages
+	@mkdir -p $(BIN)/windows-amd64
+	@overlay="$$(scripts/pcsc-overlay)"; for c in kiwistack-enroll kiwistack-agent; do \
+	  GOOS=windows GOARCH=amd64 CGO_ENABLED=0 $(GO) build -overlay "$$overlay" -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/windows-amd64/$$c.exe ./cmd/$$c; done
+	$(GO) run ./packaging/cmd/mkmsi -version '$(VERSION)' -commit-time "$$(git log -1 --format=%ct 2>/dev/null || echo 0)" \
+	  -arch amd64 -out dist -enroll $(BIN)/windows-amd64/kiwistack-enroll.exe -agent $(BIN)/windows-amd64/kiwistack-agent.exe
+	@# The .pkg: darwin amd64 and arm64 without cgo, joined into universal
+	@# binaries by mkpkg; unsigned (docs/packages-macos.md).
+	@overlay="$$(scripts/pcsc-overlay)"; for a in amd64 arm64; do mkdir -p $(BIN)/darwin-$$a; for c in kiwistack-enroll kiwistack-agent; do \
+	  GOOS=darwin GOARCH=$$a CGO_ENABLED=0 $(GO) build -overlay "$$overlay" -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/darwin-$$a/$$c ./cmd/$$c; done; done
+	$(GO) run ./packaging/cmd/mkpkg -describe '$(VERSION)' -commit-time "$$(git log -1 --format=%ct 2>/dev/null || echo 0)" -out dist \
+	  -enroll $(BIN)/darwin-amd64/kiwistack-enroll,$(BIN)/darwin-arm64/kiwistack-enroll \
+	  -agent $(BIN)/darwin-amd64/kiwistack-agent,$(BIN)/darwin-arm64/kiwistack-agent
 
 clean: ## remove build output
 	rm -rf $(BIN) dist

@@ -1,0 +1,144 @@
+package pkg
+
+import (
+	"bytes"
+	"embed"
+	"encoding/xml"
+	"fmt"
+	"io/fs"
+	"strings"
+	"text/template"
+	"time"
+)
+
+// Names and paths inside the package and the installed system.
+const (
+	// Identifier is the component package's identifier (pkgutil --pkgs).
+	Identifier = "io.kiwistack.endpoint"
+	// ComponentName is the component package's directory in the archive.
+	ComponentName = "kiwistack.pkg"
+	// MinOS is the oldest macOS the Distribution allows.
+	MinOS = "14.0"
+	// EnrollPath is where the enroller is installed.
+	EnrollPath = "/usr/local/bin/kiwistack-enroll"
+	// AgentPath is where the agent is installed.
+	AgentPath = "/usr/local/bin/kiwistack-agent"
+	// Label is the agent's launchd label.
+	Label = "io.kiwistack.agent"
+	// PlistPath is the agent's launchd daemon definition.
+	PlistPath = "/Library/LaunchDaemons/" + Label + ".plist"
+	// ConfigDir is the configuration directory (platform/paths on darwin).
+	ConfigDir = "/Library/Application Support/KiwiStack"
+	// ConfigPath is the enroller's configuration; postinstall creates it
+	// from DefaultConfigPath when it does not exist.
+	ConfigPath = ConfigDir + "/enroll.yaml"
+	// DefaultConfigPath is the default configuration the payload carries.
+	DefaultConfigPath = ConfigPath + ".default"
+	// LogDir holds the agent's log, named in the plist.
+	LogDir = "/Library/Logs/KiwiStack"
+	// LicensePath is the licence of the installed programs.
+	LicensePath = "/usr/local/share/doc/kiwistack/LICENSE"
+)
+
+//go:embed files
+var filesFS embed.FS
+
+// Data is what the templates in files/ are rendered from.
+type Data struct {
+	Identifier        string
+	Version           string // CFBundle-style, from [Version]
+	Describe          string // git describe output, shown in the title
+	HostArchitectures string // "x86_64,arm64" for a universal payload
+	MinOS             string
+	ComponentName     string
+	NumberOfFiles     int // payload entries, directories included, as pkgbuild counts
+	InstallKBytes     int64
+	Label, Service    string // launchd label and its service target system/<label>
+	AgentPath         string
+	PlistPath         string
+	ConfigPath        string
+	LogDir            string
+	Year              int
+}
+
+// DefaultData returns the data the package is built with; the payload's
+// numbers are filled in by [Build].
+func DefaultData(version, describe string, date time.Time) Data {
+	return Data{
+		Identifier:        Identifier,
+		Version:           version,
+		Describe:          describe,
+		HostArchitectures: "x86_64,arm64",
+		MinOS:             MinOS,
+		ComponentName:     ComponentName,
+		Label:             Label,
+		Service:           "system/" + Label,
+		AgentPath:         AgentPath,
+		PlistPath:         PlistPath,
+		ConfigPath:        ConfigPath,
+		LogDir:            LogDir,
+		Year:              date.UTC().Year(),
+	}
+}
+
+// Rendered holds the package's generated files.
+type Rendered struct {
+	PackageInfo, Distribution []byte
+	Plist, Config, License    []byte
+	Preinstall, Postinstall   []byte
+}
+
+// Render renders every generated file of the package. It is a pure
+// function of d.
+func Render(d Data) (*Rendered, error) {
+	var r Rendered
+	for _, f := range []struct {
+		name string
+		dst  *[]byte
+	}{
+		{"PackageInfo", &r.PackageInfo},
+		{"Distribution", &r.Distribution},
+		{Label + ".plist", &r.Plist},
+		{"enroll.yaml", &r.Config},
+		{"LICENSE", &r.License},
+		{"preinstall", &r.Preinstall},
+		{"postinstall", &r.Postinstall},
+	} {
+		b, err := renderFile(f.name, d)
+		if err != nil {
+			return nil, err
+		}
+		*f.dst = b
+	}
+	return &r, nil
+}
+
+var funcs = template.FuncMap{"xml": xmlEscape, "sh": shQuote}
+
+func renderFile(name string, d Data) ([]byte, error) {
+	src, err := fs.ReadFile(filesFS, "files/"+name)
+	if err != nil {
+		return nil, fmt.Errorf("reading template %s: %w", name, err)
+	}
+	t, err := template.New(name).Funcs(funcs).Option("missingkey=error").Parse(string(src))
+	if err != nil {
+		return nil, fmt.Errorf("parsing template %s: %w", name, err)
+	}
+	var b bytes.Buffer
+	if err := t.Execute(&b, d); err != nil {
+		return nil, fmt.Errorf("rendering %s: %w", name, err)
+	}
+	return b.Bytes(), nil
+}
+
+func xmlEscape(s string) string {
+	var b strings.Builder
+	_ = xml.EscapeText(&b, []byte(s)) // writes to a strings.Builder never fail
+	return b.String()
+}
+
+// shQuote quotes s as one word for sh: the scripts interpolate nothing
+// else.
+func shQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
