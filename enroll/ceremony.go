@@ -21,6 +21,7 @@ import (
 
 	"github.com/kiwistack/endpoint/agent/wgkey"
 	"github.com/kiwistack/endpoint/enroll/enrolljson"
+	"github.com/kiwistack/endpoint/enroll/install"
 	"github.com/kiwistack/endpoint/enroll/protocol"
 	"github.com/kiwistack/endpoint/enroll/yubikey"
 	"github.com/kiwistack/endpoint/platform/paths"
@@ -315,7 +316,7 @@ func (e Enroller) Enroll(ctx context.Context, o EnrollOptions) (*Result, error) 
 	if err != nil {
 		return nil, err
 	}
-	if err := install(layout, deviceKey, leaf, chain, root, resp.Config); err != nil {
+	if err := Install(layout, deviceKey, leaf, chain, root, resp.Config); err != nil {
 		return nil, err
 	}
 	p.detail("certificate  %s", layout.DeviceCert())
@@ -381,84 +382,13 @@ func checkSignerCert(c *x509.Certificate, tenant string, now time.Time) error {
 	return nil
 }
 
-// checkResponse checks everything the laptop can about the API's answer:
-// the root is the pinned one, the certificate chains to it, is for the
-// device key and the expected device id, and lives at most 24 h.
+// checkResponse is CheckResponse with the tenant and pinned root of o.
 func checkResponse(resp *protocol.EnrollResponse, o EnrollOptions, deviceID string, key *ecdsa.PrivateKey, now time.Time) (leaf *x509.Certificate, chain []*x509.Certificate, root *x509.Certificate, err error) {
-	bad := func(format string, a ...any) error {
-		return fmt.Errorf("the API's answer is not acceptable: "+format+"; nothing was installed, report this to the tenant's operator", a...)
-	}
-	if resp.DeviceID != deviceID || resp.Config.DeviceID != deviceID || resp.Config.Tenant != o.Tenant {
-		return nil, nil, nil, bad("device id %q / %q or tenant %q, want %s in %s", resp.DeviceID, resp.Config.DeviceID, resp.Config.Tenant, deviceID, o.Tenant)
-	}
-	roots, err := parsePEMCerts(resp.Root)
-	if err != nil || len(roots) != 1 {
-		return nil, nil, nil, bad("the root is not one PEM certificate")
-	}
-	root = roots[0]
-	sum := sha256.Sum256(root.Raw)
-	if subtle.ConstantTimeCompare([]byte(hex.EncodeToString(sum[:])), []byte(o.RootFingerprint)) != 1 {
-		return nil, nil, nil, bad("the root's fingerprint is %x, not the pinned %s", sum, o.RootFingerprint)
-	}
-	leaves, err := parsePEMCerts(resp.Certificate)
-	if err != nil || len(leaves) != 1 {
-		return nil, nil, nil, bad("the certificate is not one PEM certificate")
-	}
-	leaf = leaves[0]
-	inter := x509.NewCertPool()
-	for _, c := range resp.Chain {
-		cs, err := parsePEMCerts(c)
-		if err != nil {
-			return nil, nil, nil, bad("the chain: %v", err)
-		}
-		for _, ic := range cs {
-			inter.AddCert(ic)
-			chain = append(chain, ic)
-		}
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(root)
-	if _, err := leaf.Verify(x509.VerifyOptions{Roots: pool, Intermediates: inter, CurrentTime: now,
-		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
-		return nil, nil, nil, bad("the certificate does not chain to the tenant root: %v", err)
-	}
-	if !key.PublicKey.Equal(leaf.PublicKey) {
-		return nil, nil, nil, bad("the certificate is for another key")
-	}
-	if leaf.NotAfter.Sub(leaf.NotBefore) > 24*time.Hour+5*time.Minute {
-		return nil, nil, nil, bad("the certificate is valid for %s, more than 24 h", leaf.NotAfter.Sub(leaf.NotBefore))
-	}
-	if leaf.Subject.CommonName != deviceID {
-		return nil, nil, nil, bad("the certificate names %q, not %s", leaf.Subject.CommonName, deviceID)
-	}
-	return leaf, chain, root, nil
+	return CheckResponse(resp, o.Tenant, o.RootFingerprint, deviceID, key, now)
 }
 
-// parsePEMCerts parses every CERTIFICATE block of s; anything else is an
-// error.
-func parsePEMCerts(s string) ([]*x509.Certificate, error) {
-	rest := []byte(s)
-	var out []*x509.Certificate
-	for {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			break
-		}
-		if b.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("a %q PEM block where a certificate belongs", b.Type)
-		}
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	if len(strings.TrimSpace(string(rest))) != 0 {
-		return nil, errors.New("data that is not PEM")
-	}
-	if len(out) == 0 {
-		return nil, errors.New("no certificate")
-	}
-	return out, nil
+// CheckResponse checks everything the laptop can about the API's answer to
+// an enrollment or a claim (install.Check).
+func CheckResponse(resp *protocol.EnrollResponse, tenant, rootFingerprint, deviceID string, key *ecdsa.PrivateKey, now time.Time) (leaf *x509.Certificate, chain []*x509.Certificate, root *x509.Certificate, err error) {
+	return install.Check(resp, tenant, rootFingerprint, deviceID, key, now)
 }

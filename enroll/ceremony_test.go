@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/kiwistack/endpoint/enroll/protocol"
+	"github.com/kiwistack/endpoint/internal/pemkey"
 	"github.com/kiwistack/endpoint/platform/paths"
 )
 
@@ -159,7 +160,7 @@ func TestInstallWritesFilesWithModesAndRecordLast(t *testing.T) {
 	if err := os.MkdirAll(strings.TrimSuffix(layout.DeviceKey(), "/device.key"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := install(layout, p.deviceKey, leaf, chain, root, p.resp.Config); err != nil {
+	if err := Install(layout, p.deviceKey, leaf, chain, root, p.resp.Config); err != nil {
 		t.Fatal(err)
 	}
 	for path, want := range map[string]fs.FileMode{
@@ -175,7 +176,11 @@ func TestInstallWritesFilesWithModesAndRecordLast(t *testing.T) {
 			t.Errorf("%s: mode %v, want %v", path, fi.Mode(), want)
 		}
 	}
-	key, err := readPrivateKeyFile(layout.DeviceKey())
+	keyPEM, err := os.ReadFile(layout.DeviceKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := pemkey.ParseECDSA(keyPEM)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,24 +222,4 @@ func TestLeftoversWithoutRecordAreNotAnEnrollment(t *testing.T) {
 	if err := checkNotEnrolled(layout, false); err != nil {
 		t.Errorf("an interrupted installation blocks enrollment: %v", err)
 	}
-}
-
-func readPrivateKeyFile(path string) (*ecdsa.PrivateKey, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	blk, _ := pem.Decode(b)
-	if blk == nil || blk.Type != "PRIVATE KEY" {
-		return nil, errors.New("not a PKCS #8 PEM key")
-	}
-	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
-	if err != nil {
-		return nil, err
-	}
-	ek, ok := k.(*ecdsa.PrivateKey)
-	if !ok {
-		return nil, errors.New("not ECDSA")
-	}
-	return ek, nil
 }

@@ -216,3 +216,14 @@ func (c *Client) AdminCertificate(ctx context.Context, req protocol.AdminCertifi
 	}
 	return &resp, nil
 }
+
+// Claim sends an OEM laptop's first-boot claim (POST /v1/claims); the
+// answer is the same as an enrollment's. A refusal is an *Error whose
+// Reason says why (e.g. "bootstrap_token_used").
+func (c *Client) Claim(ctx context.Context, req protocol.ClaimRequest) (*protocol.EnrollResponse, error) {
+	var resp protocol.EnrollResponse
+	if err := c.Do(ctx, http.MethodPost, "/v1/claims", req, &resp); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}

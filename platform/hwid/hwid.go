@@ -165,3 +165,21 @@ func isPlaceholder(v string) bool {
 	}
 	return false
 }
+
+// serialSources are the sources that hold the machine's serial number, as
+// the vendor prints it on the case and an OEM lists it.
+var serialSources = []string{SourceDMIProductSerial, SourceIOPlatformSerialNumber}
+
+// Serial returns the machine's serial number among f's sources (the DMI
+// product serial on Linux, IOPlatformSerialNumber on macOS), or "" when
+// none was read (Windows for now, or Linux without root).
+func (f Fingerprint) Serial() string {
+	for _, name := range serialSources {
+		for _, s := range f.Sources {
+			if s.Name == name {
+				return s.Value
+			}
+		}
+	}
+	return ""
+}

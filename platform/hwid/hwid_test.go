@@ -207,3 +207,23 @@ func TestReadRunningMachine(t *testing.T) {
 	}
 	t.Logf("fingerprint from %v; skipped %v", names, fp.Skipped)
 }
+
+func TestSerial(t *testing.T) {
+	for _, tc := range []struct {
+		sources []Source
+		want    string
+	}{
+		{[]Source{{SourceDMIProductUUID, "4c4c4544-0042-3510-8052-b4c04f333232"}, {SourceDMIProductSerial, " PF3ABCDE\n"}}, "PF3ABCDE"},
+		{[]Source{{SourceIOPlatformUUID, "4c4c4544-0042-3510-8052-b4c04f333232"}, {SourceIOPlatformSerialNumber, "C02XG0FDH7JY"}}, "C02XG0FDH7JY"},
+		{[]Source{{SourceDMIProductUUID, "4c4c4544-0042-3510-8052-b4c04f333232"}, {SourceDMIProductSerial, "To Be Filled By O.E.M."}}, ""},
+		{[]Source{{SourceSMBIOSUUID, "4c4c4544-0042-3510-8052-b4c04f333232"}}, ""},
+	} {
+		f, err := Compute(tc.sources...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.Serial(); got != tc.want {
+			t.Errorf("Serial() of %v = %q, want %q", tc.sources, got, tc.want)
+		}
+	}
+}

@@ -23,27 +23,15 @@ import (
 // adminLifetimeMin is the shortest admin certificate the API asks for.
 const adminLifetimeMin = time.Hour
 
-// adminIssue is what the checks learn about one admin-certificate request,
-// for the audit entry.
-type adminIssue struct {
-	actor  uint32
-	digest string
-}
-
 // handleAdminCertificate issues an administrator's slot 9a certificate to
 // the MSP holding the provisioning token, for a key whose YubiKey
 // attestation verifies. Every outcome writes exactly one audit entry; a
 // rejection writes nothing else.
 func (s *Server) handleAdminCertificate(w http.ResponseWriter, r *http.Request) {
-	var ai adminIssue
+	var ai auditSubject
 	resp, e := s.issueAdmin(r, &ai)
 	if e != nil {
-		if _, err := s.cfg.Store.AppendAudit(r.Context(), store.AuditRecord{
-			Time: s.cfg.Now(), Actor: ai.actor, Operation: protocol.OpIssueAdminCertificate,
-			ParamsDigest: ai.digest, Result: resultRejected, Reason: e.reason,
-		}); err != nil {
-			s.log.Error("appending audit entry for a rejected admin certificate", "reason", e.reason, "err", err)
-		}
+		s.auditRejected(r.Context(), protocol.OpIssueAdminCertificate, ai, e, "admin certificate")
 		if e.status == http.StatusUnauthorized {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="kiwistack-provisioning"`)
 		}
@@ -76,7 +64,7 @@ func (s *Server) checkProvisioningToken(r *http.Request) *apiError {
 
 // issueAdmin runs the checks in the documented order and has the CA sign.
 // It writes nothing unless every check passes.
-func (s *Server) issueAdmin(r *http.Request, ai *adminIssue) (*protocol.AdminCertificateResponse, *apiError) {
+func (s *Server) issueAdmin(r *http.Request, ai *auditSubject) (*protocol.AdminCertificateResponse, *apiError) {
 	if e := s.checkProvisioningToken(r); e != nil {
 		return nil, e
 	}

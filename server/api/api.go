@@ -2,7 +2,8 @@
 // POST /v1/challenges issues a one-time challenge for an operation, POST
 // /v1/enrollments checks an administrator's signed enroll_device statement
 // and, when every check passes, has the CA sign the device's CSR and records
-// the device, POST /v1/admin-certificates issues an administrator's slot 9a
+// the device, POST /v1/claims does the same for an OEM laptop's first-boot
+// claim with a single-use bootstrap token, POST /v1/admin-certificates issues an administrator's slot 9a
 // certificate to the MSP (provisioning token, verified YubiKey attestation),
 // and /healthz and /readyz report liveness and readiness.
 //
@@ -120,6 +121,8 @@ type Server struct {
 	mux        *http.ServeMux
 	// handler is mux, wrapped by Config.Metrics when set.
 	handler http.Handler
+	// claims limits failed claims per remote address.
+	claims claimLimiter
 }
 
 // New checks cfg and returns the API's handler.
@@ -162,6 +165,7 @@ func New(cfg Config) (*Server, error) {
 	s.mux.HandleFunc("POST /v1/challenges", s.handleChallenge)
 	s.mux.HandleFunc("POST /v1/enrollments", s.handleEnroll)
 	s.mux.HandleFunc("POST /v1/admin-certificates", s.handleAdminCertificate)
+	s.mux.HandleFunc("POST /v1/claims", s.handleClaim)
 	s.mux.HandleFunc("GET /healthz", s.handleHealth)
 	s.mux.HandleFunc("GET /readyz", s.handleReady)
 	s.handler = s.mux

@@ -26,20 +26,25 @@ import (
 // readJSON checks the content type and size of r's body and decodes it
 // strictly into v (a protocol wire type, validated).
 func (s *Server) readJSON(r *http.Request, v any) *apiError {
+	return s.readJSONLimit(r, v, s.cfg.MaxBody)
+}
+
+// readJSONLimit is readJSON with a body limit of its own.
+func (s *Server) readJSONLimit(r *http.Request, v any, limit int64) *apiError {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != contentTypeJSON {
 		return reject(http.StatusUnsupportedMediaType, ReasonMediaType,
 			"send the request body as JSON with Content-Type: application/json", err)
 	}
-	data, err := io.ReadAll(io.LimitReader(r.Body, s.cfg.MaxBody+1))
+	data, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
 		return reject(http.StatusBadRequest, protocol.ReasonMalformed, "the request body could not be read; send it again", err)
 	}
-	if int64(len(data)) > s.cfg.MaxBody {
+	if int64(len(data)) > limit {
 		return reject(http.StatusRequestEntityTooLarge, ReasonBodyTooLarge,
-			fmt.Sprintf("the request body is larger than %d bytes; send one statement and one CSR", s.cfg.MaxBody), nil)
+			fmt.Sprintf("the request body is larger than %d bytes; send only the documented fields and one CSR", limit), nil)
 	}
-	if err := protocol.DecodeJSON(bytes.NewReader(data), s.cfg.MaxBody, v); err != nil {
+	if err := protocol.DecodeJSON(bytes.NewReader(data), limit, v); err != nil {
 		return reject(http.StatusBadRequest, protocol.ReasonMalformed,
 			"the request is not valid: send exactly the documented JSON fields, each once", err)
 	}
@@ -101,25 +106,32 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, e *apiError) {
 	writeError(w, e)
 }
 
-// enrollment is what the checks learn about one request, for the audit
-// entry.
-type enrollment struct {
+// auditSubject is what the checks learn about one request, for its audit
+// entry: the YubiKey serial of the actor and the digest of the parameters.
+type auditSubject struct {
 	actor  uint32
 	digest string
+}
+
+// auditRejected appends the audit entry of a request for op rejected with
+// e; what names the request in the log line when the entry cannot be
+// written.
+func (s *Server) auditRejected(ctx context.Context, op string, sub auditSubject, e *apiError, what string) {
+	if _, err := s.cfg.Store.AppendAudit(ctx, store.AuditRecord{
+		Time: s.cfg.Now(), Actor: sub.actor, Operation: op,
+		ParamsDigest: sub.digest, Result: resultRejected, Reason: e.reason,
+	}); err != nil {
+		s.log.Error("appending audit entry for a rejected "+what, "reason", e.reason, "err", err)
+	}
 }
 
 // handleEnroll runs the checks of an enrollment and, when all pass, issues
 // the device certificate. Every outcome writes exactly one audit entry.
 func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) {
-	var en enrollment
+	var en auditSubject
 	resp, e := s.enroll(r, &en)
 	if e != nil {
-		if _, err := s.cfg.Store.AppendAudit(r.Context(), store.AuditRecord{
-			Time: s.cfg.Now(), Actor: en.actor, Operation: auditOperationEnrollment,
-			ParamsDigest: en.digest, Result: resultRejected, Reason: e.reason,
-		}); err != nil {
-			s.log.Error("appending audit entry for a rejected enrollment", "reason", e.reason, "err", err)
-		}
+		s.auditRejected(r.Context(), auditOperationEnrollment, en, e, "enrollment")
 		s.cfg.Metrics.EnrollmentRejected(e.reason)
 		s.fail(w, r, e)
 		return
@@ -131,7 +143,7 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) {
 
 // enroll checks the request in the documented order and completes the
 // enrollment. It writes nothing unless every check passes.
-func (s *Server) enroll(r *http.Request, en *enrollment) (*protocol.EnrollResponse, *apiError) {
+func (s *Server) enroll(r *http.Request, en *auditSubject) (*protocol.EnrollResponse, *apiError) {
 	ctx := r.Context()
 	var req protocol.EnrollRequest
 	if e := s.readJSON(r, &req); e != nil {
@@ -157,11 +169,35 @@ func (s *Server) enroll(r *http.Request, en *enrollment) (*protocol.EnrollRespon
 	if e != nil {
 		return nil, e
 	}
-	old, e := s.checkDevice(ctx, stmt, now)
+	old, e := s.checkDevice(ctx, stmt.HardwareFingerprint, now)
 	if e != nil {
 		return nil, e
 	}
-	return s.complete(ctx, stmt, csr, old, now)
+	return s.complete(ctx, grant{
+		fingerprint: stmt.HardwareFingerprint, deviceKeySHA256: stmt.DeviceKeySHA256, wireGuardKey: stmt.WireGuardPublicKey,
+		enrolledBy: stmt.YubiKeySerial, operation: auditOperationEnrollment, digest: stmt.Digest,
+		record: func(ctx context.Context, d store.Device, rec store.AuditRecord) error {
+			_, _, err := s.cfg.Store.CompleteEnrollment(ctx, stmt.Nonce, now, d, rec)
+			return err
+		},
+	}, csr, old, now)
+}
+
+// grant is what authorises a new device record, whichever way it came: an
+// administrator's signed statement (enrollment) or a bootstrap token (OEM
+// claim).
+type grant struct {
+	// fingerprint, deviceKeySHA256 and wireGuardKey describe the laptop.
+	fingerprint, deviceKeySHA256, wireGuardKey string
+	// enrolledBy is the signing YubiKey's serial, 0 for a claim;
+	// claimedWith the bootstrap token's id, "" for an enrollment.
+	enrolledBy  uint32
+	claimedWith string
+	// operation and digest go into the accepted audit entry.
+	operation, digest string
+	// record consumes what authorised the device (the nonce, the token),
+	// creates d and appends rec in one transaction.
+	record func(ctx context.Context, d store.Device, rec store.AuditRecord) error
 }
 
 // protocolError maps an error of protocol.Parse or Verify to an apiError.
@@ -273,6 +309,20 @@ func (s *Server) checkStatement(ctx context.Context, stmt *protocol.Statement, n
 // checkCSR parses the CSR, checks its self-signature and that its key is the
 // one the statement names.
 func checkCSR(pemText string, stmt *protocol.Statement) (*x509.CertificateRequest, *apiError) {
+	csr, e := parseCSR(pemText)
+	if e != nil {
+		return nil, e
+	}
+	if got := protocol.DeviceKeyHash(csr.RawSubjectPublicKeyInfo); got != stmt.DeviceKeySHA256 {
+		return nil, reject(http.StatusBadRequest, ReasonDeviceKeyMismatch,
+			"the CSR's key is not the device key the statement names; send the CSR of the signed device key",
+			fmt.Errorf("csr key %s, statement %s", got, stmt.DeviceKeySHA256))
+	}
+	return csr, nil
+}
+
+// parseCSR parses the CSR and checks its self-signature.
+func parseCSR(pemText string) (*x509.CertificateRequest, *apiError) {
 	b, _ := pem.Decode([]byte(pemText)) // EnrollRequest.Validate checked the block
 	if b == nil {
 		return nil, reject(http.StatusBadRequest, ReasonBadCSR, "the CSR is not a PEM certificate request; generate it again", nil)
@@ -285,26 +335,21 @@ func checkCSR(pemText string, stmt *protocol.Statement) (*x509.CertificateReques
 		return nil, reject(http.StatusBadRequest, ReasonCSRSignature,
 			"the CSR's signature does not verify; generate it again with the device key", err)
 	}
-	if got := protocol.DeviceKeyHash(csr.RawSubjectPublicKeyInfo); got != stmt.DeviceKeySHA256 {
-		return nil, reject(http.StatusBadRequest, ReasonDeviceKeyMismatch,
-			"the CSR's key is not the device key the statement names; send the CSR of the signed device key",
-			fmt.Errorf("csr key %s, statement %s", got, stmt.DeviceKeySHA256))
-	}
 	return csr, nil
 }
 
 // checkDevice refuses a known hardware fingerprint unless an administrator
 // allowed its re-enrollment: it returns nil for a new laptop, and the device
 // record to replace when an unexpired allowance names that record.
-func (s *Server) checkDevice(ctx context.Context, stmt *protocol.Statement, now time.Time) (*store.Device, *apiError) {
-	old, err := s.cfg.Store.DeviceByFingerprint(ctx, stmt.HardwareFingerprint)
+func (s *Server) checkDevice(ctx context.Context, fingerprint string, now time.Time) (*store.Device, *apiError) {
+	old, err := s.cfg.Store.DeviceByFingerprint(ctx, fingerprint)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return nil, nil
 	case err != nil:
 		return nil, reject(http.StatusInternalServerError, ReasonInternal, "the device list could not be read; try again later", err)
 	}
-	allowance, err := s.cfg.Store.Reenrollment(ctx, stmt.HardwareFingerprint)
+	allowance, err := s.cfg.Store.Reenrollment(ctx, fingerprint)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return nil, deviceExists(fmt.Errorf("device %s: no re-enrollment allowance", old.ID))
@@ -326,14 +371,14 @@ func deviceExists(cause error) *apiError {
 			"(kiwistack-api devices allow-reenroll --state DIR DEVICE-ID), then enroll again within the allowed time", cause)
 }
 
-// complete has the CA sign the CSR, then consumes the nonce, records the
-// device and appends the audit entry in one transaction. The device id is
-// derived from the device key (protocol.DeviceID). When old is set the
-// enrollment is a re-enrollment: the transaction also consumes the
-// allowance and marks old replaced, and old's certificates are revoked
-// afterwards.
-func (s *Server) complete(ctx context.Context, stmt *protocol.Statement, csr *x509.CertificateRequest, old *store.Device, now time.Time) (*protocol.EnrollResponse, *apiError) {
-	deviceID := protocol.DeviceID(stmt.DeviceKeySHA256)
+// complete has the CA sign the CSR, then consumes the nonce or the
+// bootstrap token, records the device and appends the audit entry in one
+// transaction (g.record). The device id is derived from the device key
+// (protocol.DeviceID). When old is set the enrollment is a re-enrollment:
+// the transaction also consumes the allowance and marks old replaced, and
+// old's certificates are revoked afterwards.
+func (s *Server) complete(ctx context.Context, g grant, csr *x509.CertificateRequest, old *store.Device, now time.Time) (*protocol.EnrollResponse, *apiError) {
+	deviceID := protocol.DeviceID(g.deviceKeySHA256)
 	leaf, chain, err := s.cfg.CA.Sign(ctx, csr, deviceID, DeviceLifetime)
 	if errors.Is(err, ca.ErrRefused) {
 		return nil, reject(http.StatusBadRequest, ReasonCARefused,
@@ -348,16 +393,16 @@ func (s *Server) complete(ctx context.Context, stmt *protocol.Statement, csr *x5
 			"the certificate authority returned no chain; report this to the tenant's operator", errors.New("empty chain from ca"))
 	}
 	dev := store.Device{
-		ID: deviceID, Tenant: s.cfg.Tenant, HardwareFingerprint: stmt.HardwareFingerprint,
-		WireGuardPublicKey: stmt.WireGuardPublicKey, Status: store.StatusActive, EnrolledBy: stmt.YubiKeySerial,
+		ID: deviceID, Tenant: s.cfg.Tenant, HardwareFingerprint: g.fingerprint,
+		WireGuardPublicKey: g.wireGuardKey, Status: store.StatusActive, EnrolledBy: g.enrolledBy, ClaimedWith: g.claimedWith,
 		Certificates: []store.DeviceCertificate{{Serial: hex.EncodeToString(leaf.SerialNumber.Bytes()), NotAfter: leaf.NotAfter, IssuedAt: now}},
 	}
-	rec := store.AuditRecord{Time: now, Actor: stmt.YubiKeySerial, Operation: auditOperationEnrollment,
-		ParamsDigest: stmt.Digest, Result: resultAccepted}
+	rec := store.AuditRecord{Time: now, Actor: g.enrolledBy, Operation: g.operation,
+		ParamsDigest: g.digest, Result: resultAccepted}
 	if old != nil {
 		dev.Replaces, rec.Reason = old.ID, auditReasonReenrolled
 	}
-	if _, _, err := s.cfg.Store.CompleteEnrollment(ctx, stmt.Nonce, now, dev, rec); err != nil {
+	if err := g.record(ctx, dev, rec); err != nil {
 		// The certificate was issued but the enrollment is not recorded: revoke
 		// it so that it can never be renewed; it then dies within 24 h.
 		if rerr := s.cfg.CA.Revoke(ctx, leaf.SerialNumber.String(), "enrollment not recorded"); rerr != nil {
@@ -375,6 +420,9 @@ func (s *Server) complete(ctx context.Context, stmt *protocol.Statement, csr *x5
 				"the challenge expired; request a new challenge and sign within 5 minutes", err)
 		case errors.Is(err, store.ErrNotAllowed):
 			return nil, deviceExists(err)
+		case errors.Is(err, store.ErrTokenUsed), errors.Is(err, store.ErrTokenRevoked), errors.Is(err, store.ErrTokenExpired),
+			errors.Is(err, store.ErrNotFound) && g.claimedWith != "":
+			return nil, tokenError(err)
 		case errors.Is(err, store.ErrExists):
 			return nil, reject(http.StatusConflict, ReasonDeviceConflict,
 				"this laptop's hardware fingerprint, device key or WireGuard key is already enrolled; ask an administrator", err)

@@ -55,6 +55,16 @@ const (
 	ReasonAttestedKeyMismatch      = "attested_key_mismatch"
 )
 
+// Reason codes of POST /v1/claims (an OEM laptop's first-boot claim).
+const (
+	ReasonTokenUnknown   = "bootstrap_token_unknown"
+	ReasonTokenUsed      = "bootstrap_token_used"
+	ReasonTokenRevoked   = "bootstrap_token_revoked"
+	ReasonTokenExpired   = "bootstrap_token_expired"
+	ReasonSerialMismatch = "hardware_serial_mismatch"
+	ReasonRateLimited    = "rate_limited"
+)
+
 // Reasons returns every reason code the API answers with, those of
 // protocol.Reason included, in the order of docs/api.md's table. The
 // OpenAPI document's Reason enum is this list; a test keeps both true.
@@ -70,12 +80,13 @@ func Reasons() []string {
 		ReasonProvisioningDisabled, ReasonProvisioningTokenMissing, ReasonProvisioningToken, ReasonUnknownRole,
 		ReasonBadSubject, ReasonBadLifetime, ReasonBadAttestation, ReasonAttestationUntrusted, ReasonAttestationSlot,
 		ReasonAttestationSerial, ReasonAttestationPolicy, ReasonAttestedKeyMismatch,
+		ReasonTokenUnknown, ReasonTokenUsed, ReasonTokenRevoked, ReasonTokenExpired, ReasonSerialMismatch, ReasonRateLimited,
 	}
 }
 
 // EnrollmentReasons returns the reason codes a rejected enrollment can
-// carry: Reasons less those only challenges, /readyz and admin
-// certificates answer with. Metrics start each of them at 0.
+// (or claim) can carry: Reasons less those only challenges, /readyz and
+// admin certificates answer with. Metrics start each of them at 0.
 func EnrollmentReasons() []string {
 	others := []string{
 		ReasonUnknownOperation, ReasonNotReady,

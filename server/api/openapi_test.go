@@ -42,6 +42,7 @@ var schemaTypes = map[string]reflect.Type{
 	"Challenge":        reflect.TypeFor[protocol.Challenge](),
 	"EnrollRequest":    reflect.TypeFor[protocol.EnrollRequest](),
 	"EnrollResponse":   reflect.TypeFor[protocol.EnrollResponse](),
+	"ClaimRequest":     reflect.TypeFor[protocol.ClaimRequest](),
 	"AgentConfig":      reflect.TypeFor[protocol.AgentConfig](),
 	"ErrorResponse":    reflect.TypeFor[protocol.ErrorResponse](),
 
@@ -459,6 +460,8 @@ func TestOpenAPIResponses(t *testing.T) {
 	adminForeign, _ := adminRequest(t, foreign)
 	adminForeignBody, _ := json.Marshal(adminForeign)
 	bearer := "Bearer " + provisioningToken
+	claimTok, _ := e.newToken(t, "SER-DOC", tenant, time.Hour)
+	claimOK := claimBody(t, claimRequest(t, claimTok, "SER-DOC"))
 
 	for _, tc := range []struct {
 		name         string
@@ -482,6 +485,10 @@ func TestOpenAPIResponses(t *testing.T) {
 		{"enrollment replay", e, "POST", "/v1/enrollments", ctJSON, acceptedBody, 409, ""},
 		{"enrollment bad signature", e, "POST", "/v1/enrollments", ctJSON, badSig.body(t), 401, ""},
 		{"enrollment ca down", down, "POST", "/v1/enrollments", ctJSON, downCeremony.body(t), 502, ""},
+		{"claim", e, "POST", "/v1/claims", ctJSON, claimOK, 201, ""},
+		{"claim reused", e, "POST", "/v1/claims", ctJSON, claimOK, 409, ""},
+		{"claim unknown token", e, "POST", "/v1/claims", ctJSON, claimBody(t, claimRequest(t, protocol.NewBootstrapToken([32]byte{1}), "S")), 401, ""},
+		{"claim media type", e, "POST", "/v1/claims", "text/plain", claimOK, 415, ""},
 		{"admin certificate", admin, "POST", "/v1/admin-certificates", ctJSON, adminOKBody, 201, bearer},
 		{"admin certificate disabled", e, "POST", "/v1/admin-certificates", ctJSON, adminOKBody, 403, bearer},
 		{"admin certificate no token", admin, "POST", "/v1/admin-certificates", ctJSON, adminOKBody, 401, ""},

@@ -256,6 +256,26 @@ func validDeviceID(id string) bool {
 	return true
 }
 
+// checkSignRequest refuses a device certificate request that no CA should
+// see: an invalid device id, no CSR, or a CSR whose signature does not
+// verify. It returns the lifetime to ask for, DefaultLifetime for 0; each
+// CA checks the bounds of its own.
+func checkSignRequest(csr *x509.CertificateRequest, deviceID string, lifetime time.Duration) (time.Duration, error) {
+	if !validDeviceID(deviceID) {
+		return 0, fmt.Errorf("signing certificate for device %q: %w: invalid device id", deviceID, ErrRefused)
+	}
+	if csr == nil {
+		return 0, fmt.Errorf("signing certificate for device %s: %w: no csr", deviceID, ErrRefused)
+	}
+	if err := csr.CheckSignature(); err != nil {
+		return 0, fmt.Errorf("signing certificate for device %s: %w: csr signature: %w", deviceID, ErrRefused, err)
+	}
+	if lifetime == 0 {
+		lifetime = DefaultLifetime
+	}
+	return lifetime, nil
+}
+
 // token mints a one-time device-provisioner token for step-ca.
 func (e *Embedded) token(subject string, sans []string) (string, error) {
 	return e.devices.Mint(subject, sans, nil)
@@ -265,17 +285,9 @@ func (e *Embedded) token(subject string, sans []string) (string, error) {
 // still checks the CSR's signature and that its names (if any) are the
 // device id or its URI, and refuses a lifetime outside [minimum, 24 h].
 func (e *Embedded) Sign(ctx context.Context, csr *x509.CertificateRequest, deviceID string, lifetime time.Duration) (*x509.Certificate, []*x509.Certificate, error) {
-	if !validDeviceID(deviceID) {
-		return nil, nil, fmt.Errorf("signing certificate for device %q: %w: invalid device id", deviceID, ErrRefused)
-	}
-	if csr == nil {
-		return nil, nil, fmt.Errorf("signing certificate for device %s: %w: no csr", deviceID, ErrRefused)
-	}
-	if err := csr.CheckSignature(); err != nil {
-		return nil, nil, fmt.Errorf("signing certificate for device %s: %w: csr signature: %w", deviceID, ErrRefused, err)
-	}
-	if lifetime == 0 {
-		lifetime = DefaultLifetime
+	lifetime, err := checkSignRequest(csr, deviceID, lifetime)
+	if err != nil {
+		return nil, nil, err
 	}
 	if lifetime < e.opts.minLife || lifetime > MaxLifetime {
 		return nil, nil, fmt.Errorf("signing certificate for device %s: %w: lifetime %s outside [%s, %s]",

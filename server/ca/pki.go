@@ -23,6 +23,7 @@ import (
 	"go.step.sm/crypto/jose"
 
 	"github.com/kiwistack/endpoint/internal/atomicfile"
+	"github.com/kiwistack/endpoint/internal/pemkey"
 )
 
 // File names inside the state directory. Keys are written 0600, certificates
@@ -157,7 +158,7 @@ func loadOrCreateCA(dir, certName, keyName string, mk func(*ecdsa.PrivateKey) (*
 		if err != nil {
 			return nil, nil, fmt.Errorf("reading key: %w", err)
 		}
-		key, err := parseKeyPEM(keyPEM)
+		key, err := pemkey.ParseECDSA(keyPEM)
 		if err != nil {
 			return nil, nil, fmt.Errorf("reading %s: %w", keyPath, err)
 		}
@@ -209,22 +210,6 @@ func parseCertPEM(data []byte) (*x509.Certificate, error) {
 		return nil, errors.New("no PEM certificate")
 	}
 	return x509.ParseCertificate(block.Bytes)
-}
-
-func parseKeyPEM(data []byte) (*ecdsa.PrivateKey, error) {
-	block, _ := pem.Decode(data)
-	if block == nil || block.Type != "PRIVATE KEY" {
-		return nil, errors.New("no PEM private key")
-	}
-	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		return nil, err
-	}
-	key, ok := k.(*ecdsa.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("unexpected key type %T", k)
-	}
-	return key, nil
 }
 
 // loadOrCreateJWK loads the provisioner's private JWK from path, or creates

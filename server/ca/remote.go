@@ -227,17 +227,9 @@ var ErrFingerprint = errors.New("root fingerprint mismatch")
 // one-time token of the device provisioner for deviceID (SAN: its device
 // URI). The chain returned by step-ca must verify against the pinned root.
 func (r *Remote) Sign(ctx context.Context, csr *x509.CertificateRequest, deviceID string, lifetime time.Duration) (*x509.Certificate, []*x509.Certificate, error) {
-	if !validDeviceID(deviceID) {
-		return nil, nil, fmt.Errorf("signing certificate for device %q: %w: invalid device id", deviceID, ErrRefused)
-	}
-	if csr == nil {
-		return nil, nil, fmt.Errorf("signing certificate for device %s: %w: no csr", deviceID, ErrRefused)
-	}
-	if err := csr.CheckSignature(); err != nil {
-		return nil, nil, fmt.Errorf("signing certificate for device %s: %w: csr signature: %w", deviceID, ErrRefused, err)
-	}
-	if lifetime == 0 {
-		lifetime = DefaultLifetime
+	lifetime, err := checkSignRequest(csr, deviceID, lifetime)
+	if err != nil {
+		return nil, nil, err
 	}
 	if lifetime < 0 || lifetime > MaxLifetime {
 		return nil, nil, fmt.Errorf("signing certificate for device %s: %w: lifetime %s above %s", deviceID, ErrRefused, lifetime, MaxLifetime)

@@ -14,31 +14,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/kiwistack/endpoint/enroll/protocol"
+	"github.com/kiwistack/endpoint/internal/syncbuf"
 	"github.com/kiwistack/endpoint/server/policy"
 )
-
-// syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // start runs Run in a goroutine and returns its Info and a stop function
 // that cancels it and waits for a nil return.
@@ -47,7 +29,7 @@ func start(t *testing.T, dir string) (Info, string, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan Info, 1)
 	done := make(chan error, 1)
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	go func() {
 		done <- Run(ctx, Options{StateDir: dir, Tenant: "acme-corp", Listen: "127.0.0.1:0", Out: out, Ready: func(i Info) { ready <- i }})
 	}()

@@ -63,8 +63,12 @@ type ListEntry struct {
 	WireGuardPublicKey  string `json:"wireguard_public_key"`
 	// Status is active, locked, revoked, wiped or replaced.
 	Status string `json:"status"`
-	// EnrolledBy is the serial of the YubiKey that signed the enrollment.
+	// EnrolledBy is the serial of the YubiKey that signed the enrollment,
+	// 0 for a laptop that claimed with a bootstrap token.
 	EnrolledBy uint32 `json:"enrolled_by"`
+	// ClaimedWith is the id of the bootstrap token an OEM laptop claimed
+	// with (docs/oem-claim.md).
+	ClaimedWith string `json:"claimed_with,omitempty"`
 	// Replaces and ReplacedBy link the records of one laptop's
 	// re-enrollments.
 	Replaces   string `json:"replaces,omitempty"`
@@ -101,7 +105,7 @@ func List(ctx context.Context, w io.Writer, dir string, asJSON bool) error {
 	out := make([]ListEntry, 0, len(ds))
 	for _, d := range ds {
 		le := ListEntry{ID: d.ID, Tenant: d.Tenant, HardwareFingerprint: d.HardwareFingerprint, WireGuardPublicKey: d.WireGuardPublicKey,
-			Status: d.Status, EnrolledBy: d.EnrolledBy, Replaces: d.Replaces, ReplacedBy: d.ReplacedBy,
+			Status: d.Status, EnrolledBy: d.EnrolledBy, ClaimedWith: d.ClaimedWith, Replaces: d.Replaces, ReplacedBy: d.ReplacedBy,
 			Certificates: []Certificate{}, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
 		for _, c := range d.Certificates {
 			le.Certificates = append(le.Certificates, Certificate{Serial: c.Serial, NotAfter: c.NotAfter, IssuedAt: c.IssuedAt})

@@ -1,7 +1,6 @@
 package serve
 
 import (
-	"bytes"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -12,13 +11,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/kiwistack/endpoint/internal/yamlnode"
 	"github.com/kiwistack/endpoint/server/ca"
 )
 
@@ -90,22 +89,13 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	var b strings.Builder
-	if e.Line > 0 {
-		fmt.Fprintf(&b, "%d:%d: ", e.Line, e.Column)
-	}
-	if e.Path != "" {
-		b.WriteString(e.Path + ": ")
-	}
-	b.WriteString(e.Msg)
-	return b.String()
+	return yamlnode.Problem{Line: e.Line, Column: e.Column, Path: e.Path, Msg: e.Msg}.String()
 }
 
 var (
-	slugRE   = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
-	hex64RE  = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
-	provRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$`)
-	yamlLine = regexp.MustCompile(`^yaml: line ([0-9]+): (.*)$`)
+	slugRE  = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	hex64RE = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
+	provRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$`)
 )
 
 // LoadConfig reads and parses the configuration file at path; relative
@@ -145,153 +135,69 @@ func ParseConfig(data []byte) (*Config, error) {
 	if !utf8.Valid(data) {
 		return nil, &Error{Msg: "the file is not valid UTF-8: save it as UTF-8"}
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
+	root, err := yamlnode.Decode(data)
+	if err != nil {
+		var se *yamlnode.SyntaxError
+		var xe *yamlnode.ExtraDocumentError
+		switch {
+		case errors.Is(err, yamlnode.ErrEmpty):
 			return nil, &Error{Msg: "the file is empty: see docs/serve.md for an example"}
+		case errors.As(err, &xe):
+			return nil, &Error{Line: xe.Line, Column: xe.Column, Msg: "a second YAML document: keep one (remove the ---)"}
+		case errors.As(err, &se) && se.Line > 0:
+			return nil, &Error{Line: se.Line, Column: 1, Msg: "not valid YAML: " + se.Msg}
+		case se != nil:
+			return nil, &Error{Msg: "not valid YAML: " + se.Msg}
 		}
-		return nil, syntaxError(err)
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		if err != nil {
-			return nil, syntaxError(err)
-		}
-		return nil, &Error{Line: extra.Line, Column: extra.Column, Msg: "a second YAML document: keep one (remove the ---)"}
+		return nil, err
 	}
 	p := &parser{c: &Config{Listen: DefaultListen}}
 	p.c.CA.Timeout = DefaultCATimeout
-	p.noAnchors(&doc)
-	if len(p.errs) == 0 {
-		root := &doc
-		if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
-			root = root.Content[0]
-		}
+	p.NoAnchors(root)
+	if p.Len() == 0 {
 		p.top(root)
 	}
-	if len(p.errs) > 0 {
-		return nil, p.err()
+	if err := p.Err(wrapProblem); err != nil {
+		return nil, err
 	}
 	return p.c, nil
 }
 
-func syntaxError(err error) *Error {
-	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
-		if n, cerr := strconv.Atoi(m[1]); cerr == nil && n > 0 {
-			return &Error{Line: n, Column: 1, Msg: "not valid YAML: " + m[2]}
-		}
-	}
-	return &Error{Msg: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+func wrapProblem(pr yamlnode.Problem) error {
+	return &Error{Line: pr.Line, Column: pr.Column, Path: pr.Path, Msg: pr.Msg}
 }
 
-// maxErrors bounds how many problems ParseConfig reports at once.
-const maxErrors = 20
-
+// parser reads one file into c, collecting its problems.
 type parser struct {
-	c    *Config
-	errs []*Error
-}
-
-func (p *parser) errorf(n *yaml.Node, path, format string, args ...any) {
-	if len(p.errs) < maxErrors {
-		p.errs = append(p.errs, &Error{Line: n.Line, Column: n.Column, Path: path, Msg: fmt.Sprintf(format, args...)})
-	}
-}
-
-func (p *parser) err() error {
-	slices.SortStableFunc(p.errs, func(a, b *Error) int {
-		if a.Line != b.Line {
-			return a.Line - b.Line
-		}
-		return a.Column - b.Column
-	})
-	if len(p.errs) == 1 {
-		return p.errs[0]
-	}
-	errs := make([]error, len(p.errs))
-	for i, e := range p.errs {
-		errs[i] = e
-	}
-	return errors.Join(errs...)
-}
-
-func (p *parser) noAnchors(n *yaml.Node) {
-	switch {
-	case n.Kind == yaml.AliasNode:
-		p.errorf(n, "", "YAML aliases (*%s) are not allowed: write the value out", n.Value)
-		return
-	case n.Anchor != "":
-		p.errorf(n, "", "YAML anchors (&%s) are not allowed: write the value out", n.Anchor)
-	}
-	for _, c := range n.Content {
-		p.noAnchors(c)
-	}
-}
-
-func describe(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		if n.Tag == "!!null" {
-			return "nothing"
-		}
-		v := n.Value
-		if len(v) > 40 {
-			v = v[:40] + "…"
-		}
-		return strconv.Quote(v)
-	}
-	return "something else"
-}
-
-func join(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
+	yamlnode.Reader
+	c *Config
 }
 
 // mapping reads the keys of n, refusing non-mappings, unknown and duplicate
 // keys, and reports the required keys that are missing. set is called for
 // every known key.
 func (p *parser) mapping(n *yaml.Node, path string, known, required []string, set func(key string, v *yaml.Node, path string)) {
-	if n.Kind != yaml.MappingNode {
-		p.errorf(n, path, "want a mapping (key: value lines), got %s", describe(n))
+	seen := map[string]bool{}
+	if !p.Mapping(n, path, func(key string, k, v *yaml.Node) {
+		seen[key] = true
+		if !slices.Contains(known, key) {
+			p.Unknown(k, path, known...)
+			return
+		}
+		set(key, v, yamlnode.Join(path, key))
+	}) {
 		return
 	}
-	seen := map[string]int{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if k.Kind != yaml.ScalarNode || k.Tag != "!!str" {
-			p.errorf(k, path, "want a name as key, got %s", describe(k))
-			continue
-		}
-		kp := join(path, k.Value)
-		if first, dup := seen[k.Value]; dup {
-			p.errorf(k, kp, "duplicate key (first at line %d): keep one", first)
-			continue
-		}
-		seen[k.Value] = k.Line
-		if !slices.Contains(known, k.Value) {
-			p.errorf(k, kp, "unknown key: want one of %s", strings.Join(known, ", "))
-			continue
-		}
-		set(k.Value, v, kp)
-	}
 	for _, r := range required {
-		if _, ok := seen[r]; !ok {
-			p.errorf(n, join(path, r), "missing: add it (see docs/serve.md)")
+		if !seen[r] {
+			p.Errorf(n, yamlnode.Join(path, r), "missing: add it (see docs/serve.md)")
 		}
 	}
 }
 
 func (p *parser) str(n *yaml.Node, path string) (string, bool) {
 	if n.Kind != yaml.ScalarNode || n.Tag != "!!str" || n.Value == "" {
-		p.errorf(n, path, "want a non-empty string, got %s (quote it if it is one)", describe(n))
+		p.Errorf(n, path, "want a non-empty string, got %s (quote it if it is one)", yamlnode.Describe(n))
 		return "", false
 	}
 	return n.Value, true
@@ -305,7 +211,7 @@ func (p *parser) httpsURL(n *yaml.Node, path string) string {
 	}
 	u, err := url.Parse(s)
 	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
-		p.errorf(n, path, "%q is not a base URL: want https://HOST[:PORT] with no path", s)
+		p.Errorf(n, path, "%q is not a base URL: want https://HOST[:PORT] with no path", s)
 		return ""
 	}
 	return strings.TrimSuffix(s, "/")
@@ -314,7 +220,7 @@ func (p *parser) httpsURL(n *yaml.Node, path string) string {
 func (p *parser) file(n *yaml.Node, path string) string {
 	s, _ := p.str(n, path)
 	if strings.ContainsRune(s, 0) {
-		p.errorf(n, path, "a file name cannot contain NUL")
+		p.Errorf(n, path, "a file name cannot contain NUL")
 		return ""
 	}
 	return s
@@ -327,14 +233,14 @@ func (p *parser) top(root *yaml.Node) {
 		case "listen":
 			if s, ok := p.str(v, path); ok {
 				if _, port, err := net.SplitHostPort(s); err != nil || port == "" {
-					p.errorf(v, path, "%q is not HOST:PORT (e.g. 0.0.0.0:8443 or [::]:443)", s)
+					p.Errorf(v, path, "%q is not HOST:PORT (e.g. 0.0.0.0:8443 or [::]:443)", s)
 				}
 				p.c.Listen = s
 			}
 		case "tenant":
 			if s, ok := p.str(v, path); ok {
 				if !slugRE.MatchString(s) {
-					p.errorf(v, path, "%q is not a tenant slug: 1-63 lowercase letters, digits and inner hyphens (e.g. acme-corp)", s)
+					p.Errorf(v, path, "%q is not a tenant slug: 1-63 lowercase letters, digits and inner hyphens (e.g. acme-corp)", s)
 				}
 				p.c.Tenant = s
 			}
@@ -357,7 +263,7 @@ func (p *parser) top(root *yaml.Node) {
 		case "provisioning_token_sha256":
 			if s, ok := p.str(v, path); ok {
 				if !hex64RE.MatchString(s) {
-					p.errorf(v, path, "want the 64 hex digits of the token's SHA-256 (sha256sum), not the token itself")
+					p.Errorf(v, path, "want the 64 hex digits of the token's SHA-256 (sha256sum), not the token itself")
 					return
 				}
 				p.c.ProvisioningTokenSHA256, _ = hex.DecodeString(s)
@@ -378,14 +284,14 @@ func (p *parser) ca(n *yaml.Node, path string) {
 			if s, ok := p.str(v, path); ok {
 				s = strings.ToLower(strings.ReplaceAll(s, ":", ""))
 				if !hex64RE.MatchString(s) {
-					p.errorf(v, path, "want the root's SHA-256 as 64 hex digits (step certificate fingerprint root_ca.crt)")
+					p.Errorf(v, path, "want the root's SHA-256 as 64 hex digits (step certificate fingerprint root_ca.crt)")
 				}
 				p.c.CA.RootFingerprint = s
 			}
 		case "timeout":
 			d, err := time.ParseDuration(v.Value)
 			if v.Kind != yaml.ScalarNode || v.Tag != "!!str" || err != nil || d < time.Second || d > 5*time.Minute {
-				p.errorf(v, path, "want a duration between 1s and 5m such as 30s, got %s", describe(v))
+				p.Errorf(v, path, "want a duration between 1s and 5m such as 30s, got %s", yamlnode.Describe(v))
 				return
 			}
 			p.c.CA.Timeout = d
@@ -404,7 +310,7 @@ func (p *parser) provisioner(n *yaml.Node, path, defaultName string) Provisioner
 		case "name":
 			if s, ok := p.str(v, path); ok {
 				if !provRE.MatchString(s) {
-					p.errorf(v, path, "%q is not a provisioner name as in step-ca's ca.json", s)
+					p.Errorf(v, path, "%q is not a provisioner name as in step-ca's ca.json", s)
 				}
 				pr.Name = s
 			}

@@ -503,8 +503,8 @@ func (s *SQLite) newDeviceID() (string, error) {
 
 // createDevice inserts d and its certificates inside tx.
 func (s *SQLite) createDevice(ctx context.Context, tx *sql.Tx, d Device) (Device, error) {
-	if d.Tenant == "" || d.HardwareFingerprint == "" || d.WireGuardPublicKey == "" || d.EnrolledBy == 0 {
-		return d, errors.New("creating device: tenant, hardware fingerprint, WireGuard key and enrolled_by are required")
+	if d.Tenant == "" || d.HardwareFingerprint == "" || d.WireGuardPublicKey == "" || (d.EnrolledBy == 0) == (d.ClaimedWith == "") {
+		return d, errors.New("creating device: tenant, hardware fingerprint, WireGuard key and one of enrolled_by and claimed_with are required")
 	}
 	if d.ID == "" {
 		id, err := s.newDeviceID()
@@ -520,8 +520,15 @@ func (s *SQLite) createDevice(ctx context.Context, tx *sql.Tx, d Device) (Device
 	if d.UpdatedAt.IsZero() {
 		d.UpdatedAt = d.CreatedAt
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO devices (id, tenant, hardware_fingerprint, wireguard_public_key, status, enrolled_by, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, d.ID, d.Tenant, d.HardwareFingerprint, d.WireGuardPublicKey, d.Status, d.EnrolledBy,
+	// A device a YubiKey enrolled names only enrolled_by, a claimed one
+	// only claimed_with (0003), so that tests can still build databases of
+	// the older schemas with this code.
+	who, whoValue := "enrolled_by", any(d.EnrolledBy)
+	if d.ClaimedWith != "" {
+		who, whoValue = "claimed_with", d.ClaimedWith
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO devices (id, tenant, hardware_fingerprint, wireguard_public_key, status, `+who+`, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, d.ID, d.Tenant, d.HardwareFingerprint, d.WireGuardPublicKey, d.Status, whoValue,
 		formatTime(d.CreatedAt), formatTime(d.UpdatedAt))
 	if err != nil {
 		return d, mapErr(err, "creating device")
@@ -559,7 +566,7 @@ type querier interface {
 // replaces is the record d replaced.
 const deviceColumns = `d.id, d.tenant, d.hardware_fingerprint, d.wireguard_public_key, d.status,
 	COALESCE(d.replaced_by, ''), COALESCE((SELECT o.id FROM devices o WHERE o.replaced_by = d.id), ''),
-	d.enrolled_by, d.created_at, d.updated_at`
+	COALESCE(d.enrolled_by, 0), COALESCE(d.claimed_with, ''), d.created_at, d.updated_at`
 
 // devices reads the devices that match where (a condition on d, with args)
 // and their certificates, in the order they were created.
@@ -575,7 +582,7 @@ func devices(ctx context.Context, q querier, where string, args ...any) ([]Devic
 		var d Device
 		var created, updated string
 		if err := rows.Scan(&d.ID, &d.Tenant, &d.HardwareFingerprint, &d.WireGuardPublicKey, &d.Status, &d.ReplacedBy, &d.Replaces,
-			&d.EnrolledBy, &created, &updated); err != nil {
+			&d.EnrolledBy, &d.ClaimedWith, &created, &updated); err != nil {
 			return nil, fmt.Errorf("reading devices: %w", err)
 		}
 		if d.CreatedAt, err = parseTime(created); err != nil {
@@ -655,10 +662,24 @@ func (s *SQLite) Devices(ctx context.Context) ([]Device, error) {
 
 // CompleteEnrollment implements Store.
 func (s *SQLite) CompleteEnrollment(ctx context.Context, nonce string, now time.Time, d Device, rec AuditRecord) (Device, AuditEntry, error) {
+	dev, entry, err := s.complete(ctx, now, d, rec, func(tx *sql.Tx) error {
+		_, err := consumeNonce(ctx, tx, nonce, now)
+		return err
+	})
+	if err != nil {
+		return Device{}, AuditEntry{}, fmt.Errorf("completing enrollment: %w", err)
+	}
+	return dev, entry, nil
+}
+
+// complete runs consume (which spends what authorises the device: a nonce,
+// a bootstrap token), then replaces d.Replaces when set, creates d and
+// appends rec, all in one transaction.
+func (s *SQLite) complete(ctx context.Context, now time.Time, d Device, rec AuditRecord, consume func(*sql.Tx) error) (Device, AuditEntry, error) {
 	var dev Device
 	var entry AuditEntry
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := consumeNonce(ctx, tx, nonce, now); err != nil {
+		if err := consume(tx); err != nil {
 			return err
 		}
 		if d.Replaces != "" {
@@ -673,10 +694,7 @@ func (s *SQLite) CompleteEnrollment(ctx context.Context, nonce string, now time.
 		entry, err = s.appendAudit(ctx, tx, rec)
 		return err
 	})
-	if err != nil {
-		return Device{}, AuditEntry{}, fmt.Errorf("completing enrollment: %w", err)
-	}
-	return dev, entry, nil
+	return dev, entry, err
 }
 
 // replaceDevice consumes the allowance for d to replace d.Replaces and marks

@@ -29,6 +29,11 @@ var (
 	// ErrNotAllowed reports a re-enrollment without an unexpired allowance
 	// for that hardware fingerprint and that device.
 	ErrNotAllowed = errors.New("re-enrollment not allowed")
+	// ErrTokenUsed, ErrTokenExpired and ErrTokenRevoked report a
+	// bootstrap token that can no longer be claimed with.
+	ErrTokenUsed    = errors.New("bootstrap token already used")
+	ErrTokenExpired = errors.New("bootstrap token expired")
+	ErrTokenRevoked = errors.New("bootstrap token revoked")
 	// ErrAuditBroken reports an audit log whose hash chain does not verify;
 	// the error is an *AuditError naming the first bad entry.
 	ErrAuditBroken = errors.New("audit log integrity check failed")
@@ -102,8 +107,13 @@ type Device struct {
 	// ReplacedBy is the id of the device record that replaced this one,
 	// set with StatusReplaced; read only.
 	ReplacedBy string
-	// EnrolledBy is the serial of the YubiKey that signed the enrollment.
+	// EnrolledBy is the serial of the YubiKey that signed the enrollment;
+	// 0 for a laptop that claimed with a bootstrap token (ClaimedWith).
 	EnrolledBy uint32
+	// ClaimedWith is the id of the bootstrap token an OEM laptop claimed
+	// with (BootstrapToken.ID), "" for a device a YubiKey enrolled. Exactly
+	// one of EnrolledBy and ClaimedWith is set.
+	ClaimedWith string
 	// Certificates are the device's certificates, oldest first.
 	Certificates []DeviceCertificate
 	// CreatedAt and UpdatedAt are set by the store when zero.
@@ -234,6 +244,26 @@ type Store interface {
 	// none, so one allowance admits one re-enrollment even under concurrent
 	// callers) and marks that device StatusReplaced by the new one.
 	CompleteEnrollment(ctx context.Context, nonce string, now time.Time, d Device, rec AuditRecord) (Device, AuditEntry, error)
+
+	// CreateBootstrapToken records a bootstrap token (only its hash) and
+	// appends rec in one transaction; ErrExists if its id or hash is known.
+	CreateBootstrapToken(ctx context.Context, t BootstrapToken, rec AuditRecord) (BootstrapToken, AuditEntry, error)
+	// BootstrapTokenByHash returns the token whose SHA-256 (hex) is sum;
+	// ErrNotFound if none.
+	BootstrapTokenByHash(ctx context.Context, sum string) (BootstrapToken, error)
+	// BootstrapTokens returns every bootstrap token, oldest first.
+	BootstrapTokens(ctx context.Context) ([]BootstrapToken, error)
+	// RevokeBootstrapToken marks the token id revoked at at and appends rec
+	// in one transaction: ErrNotFound if unknown, ErrTokenUsed if a laptop
+	// claimed with it, ErrTokenRevoked if it already is.
+	RevokeBootstrapToken(ctx context.Context, id string, at time.Time, rec AuditRecord) (AuditEntry, error)
+	// CompleteClaim consumes the bootstrap token whose SHA-256 (hex) is
+	// sum, creates the device (its ClaimedWith set to the token's id) and
+	// appends rec in one transaction, exactly once even under concurrent
+	// callers: ErrNotFound, ErrTokenUsed, ErrTokenRevoked or
+	// ErrTokenExpired otherwise, and nothing is written. d.Replaces works
+	// as in CompleteEnrollment.
+	CompleteClaim(ctx context.Context, sum string, now time.Time, d Device, rec AuditRecord) (Device, AuditEntry, error)
 
 	// AllowReenrollment allows the next enrollment of the hardware
 	// fingerprint of device deviceID to replace it until until, replacing

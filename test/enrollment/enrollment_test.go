@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/kiwistack/endpoint/enroll/enrolljson"
+	"github.com/kiwistack/endpoint/internal/syncbuf"
 	"github.com/kiwistack/endpoint/platform/hwid"
 	"github.com/kiwistack/endpoint/test/pcsctest"
 	"go.yaml.in/yaml/v3"
@@ -71,7 +72,7 @@ func startTenant(t testing.TB, attestationRoot string) *tenant {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -113,23 +114,6 @@ func startTenant(t testing.TB, attestationRoot string) *tenant {
 		t.Fatalf("kiwistack-api dev did not print its URLs within 60 s; log:\n%s", logs.String())
 	}
 	return tn
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // run runs a binary and returns its output and exit code.

@@ -28,6 +28,7 @@ import (
 	"go.step.sm/crypto/jose"
 
 	"github.com/kiwistack/endpoint/enroll/protocol"
+	"github.com/kiwistack/endpoint/internal/syncbuf"
 	"github.com/kiwistack/endpoint/server/ca"
 	"github.com/kiwistack/endpoint/server/serve"
 	"github.com/kiwistack/endpoint/server/store"
@@ -93,24 +94,6 @@ func writeFile(t *testing.T, path string, data []byte, mode os.FileMode) string 
 	return path
 }
 
-// syncBuffer collects a process's output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // startStepCA writes ca.json for pki with the provisioners server/serve
 // prints and starts step-ca; it returns step-ca's URL and a stop function.
 func startStepCA(t *testing.T, pkiDir string, pki *ca.PKI) (string, func()) {
@@ -145,7 +128,7 @@ func startStepCA(t *testing.T, pkiDir string, pki *ca.PKI) (string, func()) {
 		t.Fatal(err)
 	}
 	caJSON := writeFile(t, filepath.Join(dir, "ca.json"), b, 0o600)
-	var out syncBuffer
+	var out syncbuf.Buffer
 	cmd := exec.Command(bin, caJSON)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {

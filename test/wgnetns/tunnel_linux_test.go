@@ -4,7 +4,6 @@ package wgnetns
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -20,7 +19,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,6 +28,7 @@ import (
 	"golang.zx2c4.com/wireguard/tun"
 
 	"github.com/kiwistack/endpoint/agent/wgkey"
+	"github.com/kiwistack/endpoint/internal/syncbuf"
 )
 
 // helperEnv, when set, makes the test binary run as the WireGuard helper
@@ -158,7 +157,7 @@ func startHelper(t *testing.T, ns, ifname string) {
 	}
 	cmd := exec.Command("ip", "netns", "exec", ns, self)
 	cmd.Env = append(os.Environ(), helperEnv+"="+ifname)
-	var stderr lockedBuffer
+	var stderr syncbuf.Buffer
 	cmd.Stderr = &stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -200,25 +199,6 @@ func startHelper(t *testing.T, ns, ifname string) {
 	case <-time.After(10 * time.Second):
 		t.Fatalf("helper %s in %s not ready after 10s:\n%s", ifname, ns, stderr.String())
 	}
-}
-
-// lockedBuffer is a bytes.Buffer that a process can write while the test
-// reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func socketPath(ifname string) string {
