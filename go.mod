@@ -12,8 +12,13 @@ require (
 )
 
 require (
+	github.com/godbus/dbus/v5 v5.2.4
+	github.com/kardianos/service v1.3.0
+)
+
+require (
 	github.com/AlekSi/pointer v1.2.0 // indirect
-	github.com/Microsoft/go-winio v0.6.2 // indirect
+	github.com/Microsoft/go-winio v0.6.2
 	github.com/ProtonMail/go-crypto v1.4.0 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/blakesmith/ar v0.0.0-20190502131153-809d4375e1fb // indirect

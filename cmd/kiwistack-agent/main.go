@@ -18,4 +18,6 @@ func main() { cli.Exec("kiwistack-agent", short, commands) }
 func commands(root *cobra.Command, stdio cli.IO, logger **slog.Logger) {
 	root.AddCommand(renderCmd(stdio, logger))
 	root.AddCommand(dispatchCmd(stdio, logger))
+	root.AddCommand(serviceCmds(stdio, logger)...)
+	root.AddCommand(statusCmd(stdio, logger))
 }

@@ -1,0 +1,96 @@
+// Package status is the agent's local status protocol: the versioned JSON
+// document (Status, schema version 1) that `kiwistack-agent status --json`
+// prints, the HTTP handler the daemon serves on its local socket under
+// /localapi/v0/, and the client the CLI (and later the enroller) uses.
+//
+// It owns the wire format and the transport only; it does not compute any
+// status (the daemon and its controllers do) and does not decide who may
+// connect (platform/localsock does, by the socket's owner and mode).
+package status
+
+import (
+	"time"
+)
+
+// Version is the schema version of Status.
+const Version = 1
+
+// Status is the agent's state as `status --json` prints it. Fields are only
+// added within one Version; renaming or removing one bumps it.
+type Status struct {
+	// Version is the schema version, Version.
+	Version int `json:"version"`
+	// Updated is when the daemon computed this status.
+	Updated time.Time `json:"updated"`
+	// Started is when the daemon started.
+	Started time.Time `json:"started"`
+	// Enrollment is the device's enrollment.
+	Enrollment Enrollment `json:"enrollment"`
+	// Certificate is the device certificate, absent when not enrolled.
+	Certificate *Certificate `json:"certificate,omitempty"`
+	// Tunnel is the WireGuard tunnel.
+	Tunnel Tunnel `json:"tunnel"`
+	// Resume says where resume-from-sleep events come from ("logind",
+	// "clock-jump").
+	Resume string `json:"resume"`
+	// Controllers is each controller's own status, in reconcile order.
+	Controllers []Controller `json:"controllers"`
+}
+
+// Enrollment is whether and where the device is enrolled.
+type Enrollment struct {
+	Enrolled bool   `json:"enrolled"`
+	Tenant   string `json:"tenant,omitempty"`
+	DeviceID string `json:"device_id,omitempty"`
+	APIURL   string `json:"api_url,omitempty"`
+	// Error is why the enrollment record could not be read, if it exists
+	// but is damaged.
+	Error string `json:"error,omitempty"`
+}
+
+// Certificate is the device certificate's lifecycle.
+type Certificate struct {
+	// State is "valid", "retrying", "expired, renewing within grace",
+	// "re-enrollment needed", "revoked", "renewal refused", or "error" when
+	// the installed files cannot be loaded.
+	State    string    `json:"state"`
+	Serial   string    `json:"serial,omitempty"`
+	NotAfter time.Time `json:"not_after,omitzero"`
+	// NextRenewal is the wall-clock time of the next attempt; absent when
+	// renewal has stopped.
+	NextRenewal time.Time `json:"next_renewal,omitzero"`
+	// LastRenewal is when the agent last renewed it.
+	LastRenewal time.Time `json:"last_renewal,omitzero"`
+	// Failures counts failed attempts since the last renewal.
+	Failures int `json:"failures,omitempty"`
+	// LastError is the last failure, safe to show.
+	LastError string `json:"last_error,omitempty"`
+	// ReEnroll is set when renewal can no longer help: re-enroll with a
+	// YubiKey (kiwistack-enroll enroll --reenroll).
+	ReEnroll bool `json:"reenroll_needed,omitempty"`
+	// Warnings name issuing certificates (tenant intermediate, root) that
+	// end within 30 days.
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// Tunnel is the WireGuard tunnel's state; "not configured" until the tunnel
+// controller exists.
+type Tunnel struct {
+	State         string    `json:"state"`
+	LastHandshake time.Time `json:"last_handshake,omitzero"`
+}
+
+// Controller is one controller's own status.
+type Controller struct {
+	Name string `json:"name"`
+	// State is a short word or phrase ("ok", "not enrolled", "retrying").
+	State string `json:"state"`
+	// Message says what happens next or what to do, if anything.
+	Message string `json:"message,omitempty"`
+	// LastRun is when it last reconciled; Next when it will again (absent:
+	// on the next wake only).
+	LastRun time.Time `json:"last_run,omitzero"`
+	Next    time.Time `json:"next,omitzero"`
+	// LastError is its last error, safe to show.
+	LastError string `json:"last_error,omitempty"`
+}

@@ -1,0 +1,58 @@
+package status
+
+import (
+	"fmt"
+	"io"
+	"time"
+)
+
+// WriteText writes s for a person: what is, and what to do next.
+func WriteText(w io.Writer, s *Status) error {
+	p := func(format string, a ...any) { fmt.Fprintf(w, format+"\n", a...) }
+	ts := func(t time.Time) string {
+		if t.IsZero() {
+			return "-"
+		}
+		return t.Local().Format(time.RFC3339)
+	}
+	switch e := s.Enrollment; {
+	case e.Enrolled:
+		p("enrolled:     device %s in tenant %s", e.DeviceID, e.Tenant)
+	case e.Error != "":
+		p("enrolled:     the enrollment record is damaged: %s", e.Error)
+	default:
+		p("enrolled:     no; enroll this laptop with `kiwistack-enroll enroll` and a YubiKey")
+	}
+	if c := s.Certificate; c != nil {
+		p("certificate:  %s, serial %s, valid until %s", c.State, c.Serial, ts(c.NotAfter))
+		if !c.NextRenewal.IsZero() {
+			p("next renewal: %s", ts(c.NextRenewal))
+		}
+		if !c.LastRenewal.IsZero() {
+			p("renewed:      %s", ts(c.LastRenewal))
+		}
+		if c.LastError != "" {
+			p("last error:   %s (%d failed attempts)", c.LastError, c.Failures)
+		}
+		if c.ReEnroll {
+			p("action:       re-enroll this laptop with a YubiKey: kiwistack-enroll enroll --reenroll")
+		}
+		for _, warn := range c.Warnings {
+			p("warning:      %s", warn)
+		}
+	}
+	p("tunnel:       %s", s.Tunnel.State)
+	p("resume:       %s", s.Resume)
+	p("running since %s", ts(s.Started))
+	for _, c := range s.Controllers {
+		line := fmt.Sprintf("  %-12s %s", c.Name, c.State)
+		if c.Message != "" {
+			line += ": " + c.Message
+		}
+		if c.LastError != "" {
+			line += " (last error: " + c.LastError + ")"
+		}
+		p("%s", line)
+	}
+	return nil
+}
