@@ -76,13 +76,15 @@ type RenderOptions struct {
 	// empty means the first of chromium.LinuxCandidates that LookPath
 	// finds. Windows: chrome.exe's Windows path; empty means
 	// windows.DefaultBrowser. macOS: must be empty (the bundles find Chrome
-	// or Chromium when they start).
+	// or Chromium when they start; the dispatcher's state names the first
+	// of macos.ChromeExecutables present under Root, else Google Chrome).
 	Browser string
 	// LookPath finds the browser; nil means exec.LookPath.
 	LookPath chromium.LookPath
 	// Agent is the kiwistack-agent the URL dispatcher's registration runs:
 	// on Linux an absolute path, default xdg.DefaultAgent; on Windows a
-	// Windows path, default windows.DefaultAgent.
+	// Windows path, default windows.DefaultAgent; on macOS an absolute
+	// path, default macos.DefaultAgent.
 	Agent string
 	// DispatchState is the state file the dispatcher's registration names;
 	// empty means the OS's default place, which is where Render writes it
@@ -94,6 +96,8 @@ type RenderOptions struct {
 	// empty means the default found in Root's mimeapps.list files, else the
 	// one recorded by an earlier render, else x-www-browser. On Windows the
 	// browser's Windows path; empty means windows.DefaultPrevious (Edge).
+	// On macOS its bundle identifier; empty means macos.DefaultPrevious
+	// (Safari).
 	PreviousBrowser string
 	// Registry, for Windows, also receives the registry values (the policy
 	// and the dispatcher's registration) after the files are written: the
@@ -162,8 +166,14 @@ func Render(out io.Writer, o RenderOptions) (fileset.Result, error) {
 		if err != nil {
 			return fileset.Result{}, err
 		}
-		tg = target{set: set, manifest: macos.Manifest, owned: []string{macos.AppsDir},
-			what: "macOS app bundles (Google Chrome or Chromium, found when they start)"}
+		d := macosDispatcher(o)
+		dset, err := macos.RenderDispatcher(c, d)
+		if err != nil {
+			return fileset.Result{}, err
+		}
+		tg = target{set: append(set, dset...), manifest: macos.Manifest, owned: []string{macos.AppsDir},
+			what:   "macOS app bundles (Google Chrome or Chromium, found when they start)",
+			report: func(w io.Writer) { reportMacOSDispatcher(w, d) }}
 	case "windows":
 		wo := windows.Options{Browser: o.Browser, Agent: o.Agent, StateFile: o.DispatchState, Previous: o.PreviousBrowser}
 		set, err := windows.Render(c, wo)
@@ -266,6 +276,27 @@ func reportLinuxDispatcher(out io.Writer, d xdg.Dispatcher, notes []string) {
 		fmt.Fprintf(out, "  %s\n", n)
 	}
 	fmt.Fprintf(out, "Users who chose their own default browser keep it (~/.config/mimeapps.list wins); as the user, `xdg-settings set default-web-browser %s` routes their links too.\n", xdg.DispatcherID)
+}
+
+// macosDispatcher fills in the macOS dispatcher: app windows open in the
+// first Chromium of macos.ChromeExecutables present under the root, else in
+// Google Chrome's usual place.
+func macosDispatcher(o RenderOptions) macos.Dispatcher {
+	d := macos.Dispatcher{Agent: o.Agent, StateFile: o.DispatchState, Previous: o.PreviousBrowser}
+	for _, b := range macos.ChromeExecutables {
+		if st, err := os.Stat(filepath.Join(o.Root, filepath.FromSlash(b))); err == nil && st.Mode().IsRegular() {
+			d.Browser = b
+			break
+		}
+	}
+	return d
+}
+
+func reportMacOSDispatcher(out io.Writer, d macos.Dispatcher) {
+	fmt.Fprintf(out, "URL dispatcher: /%s declares http and https (%s); links that are not the tenant's go to %s.\n",
+		macos.DispatcherBundle, macos.DispatcherID, strings.Join(d.PreviousArgv(), " "))
+	fmt.Fprintf(out, "It is not the default browser yet: each user picks %q under System Settings > Desktop & Dock > Default web browser\n"+
+		"(macOS asks the user to confirm any change); see docs/launchers.md.\n", macos.DispatcherName)
 }
 
 func orDefault(s, def string) string {

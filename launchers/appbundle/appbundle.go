@@ -32,27 +32,47 @@ type Info struct {
 	Name string
 	// Executable is CFBundleExecutable, the file in Contents/MacOS.
 	Executable string
-	// IconFile is CFBundleIconFile, the .icns in Contents/Resources.
+	// IconFile is CFBundleIconFile, the .icns in Contents/Resources;
+	// empty for none.
 	IconFile string
 	// Version is CFBundleShortVersionString and CFBundleVersion.
 	Version string
+	// URLSchemes, when set, makes the bundle a handler of these URL
+	// schemes (CFBundleURLTypes, role Viewer, LSHandlerRank Alternate:
+	// LaunchServices never makes it the default on its own) and an
+	// NSApplication (NSPrincipalClass), which the handler's Apple Events
+	// need.
+	URLSchemes []string
+	// UIElement is LSUIElement: no Dock icon and no menu bar.
+	UIElement bool
+}
+
+// urlType is one entry of CFBundleURLTypes.
+type urlType struct {
+	Name    string   `plist:"CFBundleURLName"`
+	Schemes []string `plist:"CFBundleURLSchemes"`
+	Role    string   `plist:"CFBundleTypeRole"`
+	Rank    string   `plist:"LSHandlerRank"`
 }
 
 // infoPlist is the dictionary written; howett.net/plist sorts its keys.
 type infoPlist struct {
-	DevelopmentRegion     string `plist:"CFBundleDevelopmentRegion"`
-	DisplayName           string `plist:"CFBundleDisplayName"`
-	Executable            string `plist:"CFBundleExecutable"`
-	IconFile              string `plist:"CFBundleIconFile"`
-	Identifier            string `plist:"CFBundleIdentifier"`
-	InfoDictionaryVersion string `plist:"CFBundleInfoDictionaryVersion"`
-	Name                  string `plist:"CFBundleName"`
-	PackageType           string `plist:"CFBundlePackageType"`
-	ShortVersion          string `plist:"CFBundleShortVersionString"`
-	Version               string `plist:"CFBundleVersion"`
-	Category              string `plist:"LSApplicationCategoryType"`
-	MinimumSystemVersion  string `plist:"LSMinimumSystemVersion"`
-	HighResolution        bool   `plist:"NSHighResolutionCapable"`
+	DevelopmentRegion     string    `plist:"CFBundleDevelopmentRegion"`
+	DisplayName           string    `plist:"CFBundleDisplayName"`
+	Executable            string    `plist:"CFBundleExecutable"`
+	IconFile              string    `plist:"CFBundleIconFile,omitempty"`
+	Identifier            string    `plist:"CFBundleIdentifier"`
+	InfoDictionaryVersion string    `plist:"CFBundleInfoDictionaryVersion"`
+	Name                  string    `plist:"CFBundleName"`
+	PackageType           string    `plist:"CFBundlePackageType"`
+	ShortVersion          string    `plist:"CFBundleShortVersionString"`
+	URLTypes              []urlType `plist:"CFBundleURLTypes,omitempty"`
+	Version               string    `plist:"CFBundleVersion"`
+	Category              string    `plist:"LSApplicationCategoryType"`
+	MinimumSystemVersion  string    `plist:"LSMinimumSystemVersion"`
+	UIElement             bool      `plist:"LSUIElement,omitempty"`
+	HighResolution        bool      `plist:"NSHighResolutionCapable"`
+	PrincipalClass        string    `plist:"NSPrincipalClass,omitempty"`
 }
 
 // Plist renders Info.plist.
@@ -61,12 +81,26 @@ func (i Info) Plist() ([]byte, error) {
 		return nil, err
 	}
 	for _, f := range []struct{ field, v string }{{"Executable", i.Executable}, {"IconFile", i.IconFile}, {"Version", i.Version}} {
+		if f.v == "" && f.field == "IconFile" {
+			continue
+		}
 		if err := validFileName(f.v); err != nil {
 			return nil, fmt.Errorf("%s: %w", f.field, err)
 		}
 	}
 	if err := validText(i.Name); err != nil {
 		return nil, fmt.Errorf("name: %w", err)
+	}
+	var types []urlType
+	principal := ""
+	if len(i.URLSchemes) > 0 {
+		for _, sc := range i.URLSchemes {
+			if !validScheme(sc) {
+				return nil, fmt.Errorf("%w: URL scheme %q", ErrInvalid, sc)
+			}
+		}
+		types = []urlType{{Name: i.Identifier + ".url", Schemes: i.URLSchemes, Role: "Viewer", Rank: "Alternate"}}
+		principal = "NSApplication"
 	}
 	return Marshal(infoPlist{
 		DevelopmentRegion:     "en",
@@ -82,8 +116,27 @@ func (i Info) Plist() ([]byte, error) {
 		Category:              "public.app-category.productivity",
 		MinimumSystemVersion:  MinimumSystemVersion,
 		HighResolution:        true,
+		URLTypes:              types,
+		UIElement:             i.UIElement,
+		PrincipalClass:        principal,
 	})
 }
+
+func validScheme(s string) bool {
+	if s == "" || len(s) > 32 || s[0] < 'a' || s[0] > 'z' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// CheckIdentifier checks a bundle identifier: reverse-DNS labels of
+// A-Z a-z 0-9 '-'.
+func CheckIdentifier(s string) error { return validIdentifier(s) }
 
 // Marshal renders v as an XML property list with tab indentation and a
 // final newline, the form macOS's own tools write.
@@ -202,6 +255,50 @@ func validArg(s string) error {
 	}
 	for i := 0; i < len(s); i++ {
 		if s[i] <= ' ' || s[i] > '~' || strings.IndexByte("'\"\\`$", s[i]) >= 0 {
+			return fmt.Errorf("%w: %q: character %q is not allowed", ErrInvalid, s, s[i])
+		}
+	}
+	return nil
+}
+
+// ExecWrapper returns a bundle executable that only execs argv: a POSIX sh
+// script that takes no arguments and uses none of its own (so a URL handed
+// to the bundle never reaches the shell), with every element of argv
+// single-quoted. argv[0] must be an absolute path; every element must be
+// printable ASCII without quotes, backslashes, '$' or backticks (spaces are
+// fine). note goes into a comment, one line each, under the same rule.
+func ExecWrapper(identifier string, note []string, argv []string) ([]byte, error) {
+	if err := validIdentifier(identifier); err != nil {
+		return nil, err
+	}
+	if len(argv) == 0 || !strings.HasPrefix(argv[0], "/") {
+		return nil, fmt.Errorf("%w: want an absolute program path first", ErrInvalid)
+	}
+	quoted := make([]string, len(argv))
+	for i, a := range argv {
+		if err := validExecArg(a); err != nil {
+			return nil, fmt.Errorf("argument %d: %w", i, err)
+		}
+		quoted[i] = Quote(a)
+	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "#!/bin/sh\n# KiwiStack %s, written by kiwistack-agent: changes are overwritten.\n", identifier)
+	for _, n := range note {
+		if err := validExecArg(n); err != nil {
+			return nil, fmt.Errorf("note: %w", err)
+		}
+		fmt.Fprintf(&b, "# %s\n", n)
+	}
+	fmt.Fprintf(&b, "exec %s\n", strings.Join(quoted, " "))
+	return b.Bytes(), nil
+}
+
+func validExecArg(s string) error {
+	if s == "" || len(s) > 2048 {
+		return fmt.Errorf("%w: want 1 to 2048 bytes", ErrInvalid)
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' || s[i] > '~' || strings.IndexByte("'\"\\`$", s[i]) >= 0 {
 			return fmt.Errorf("%w: %q: character %q is not allowed", ErrInvalid, s, s[i])
 		}
 	}

@@ -191,3 +191,54 @@ func TestWrapperRejects(t *testing.T) {
 		t.Errorf("identifier with a newline accepted")
 	}
 }
+
+func TestURLSchemes(t *testing.T) {
+	i := Info{Identifier: "io.kiwistack.dispatcher", Name: "KiwiStack", Executable: "kiwistack-dispatch", Version: "1",
+		URLSchemes: []string{"http", "https"}, UIElement: true}
+	b, err := i.Plist()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"<key>CFBundleURLSchemes</key>", "<key>LSUIElement</key>\n\t\t<true/>", "<string>NSApplication</string>"} {
+		if !bytes.Contains(b, []byte(want)) {
+			t.Errorf("no %q in\n%s", want, b)
+		}
+	}
+	if bytes.Contains(b, []byte("CFBundleIconFile")) {
+		t.Errorf("an empty icon file is written")
+	}
+	for _, bad := range []string{"", "HTTP", "ht tp", "1http", "https:", "a<b"} {
+		i.URLSchemes = []string{bad}
+		if _, err := i.Plist(); !errors.Is(err, ErrInvalid) {
+			t.Errorf("scheme %q: %v", bad, err)
+		}
+	}
+}
+
+func TestExecWrapper(t *testing.T) {
+	b, err := ExecWrapper("io.kiwistack.dispatcher", []string{"a note"}, []string{"/usr/local/bin/kiwistack-agent", "dispatch", "--state", "/Library/Application Support/x.json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "#!/bin/sh\n# KiwiStack io.kiwistack.dispatcher, written by kiwistack-agent: changes are overwritten.\n# a note\n" +
+		"exec '/usr/local/bin/kiwistack-agent' 'dispatch' '--state' '/Library/Application Support/x.json'\n"
+	if string(b) != want {
+		t.Errorf("got\n%s\nwant\n%s", b, want)
+	}
+	for _, tc := range []struct {
+		note, argv []string
+	}{
+		{nil, nil},
+		{nil, []string{"kiwistack-agent"}},
+		{nil, []string{"/bin/x", "it's"}},
+		{nil, []string{"/bin/x", "$HOME"}},
+		{nil, []string{"/bin/x", "`id`"}},
+		{nil, []string{"/bin/x", "a\nb"}},
+		{nil, []string{"/bin/x", ""}},
+		{[]string{"line\nexec /bin/evil"}, []string{"/bin/x"}},
+	} {
+		if _, err := ExecWrapper("io.kiwistack.dispatcher", tc.note, tc.argv); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%q %q: %v", tc.note, tc.argv, err)
+		}
+	}
+}

@@ -4,8 +4,11 @@
 // Google Chrome or Chromium in app mode in the Work profile, the icon as
 // .icns), the managed policy as preference plists for
 // /Library/Managed Preferences, and the same policy as a configuration
-// profile (.mobileconfig) for the MDM to push. Render is a pure function from
-// a validated catalog to a fileset.Set; writing it is fileset.Writer's job.
+// profile (.mobileconfig) for the MDM to push; and the URL dispatcher's
+// bundle (KiwiStack.app, a handler of http and https whose executable execs
+// `kiwistack-agent dispatch --apple-events`) with its state. Render and
+// RenderDispatcher are pure functions from a validated catalog to a
+// fileset.Set; writing it is fileset.Writer's job.
 // Element Desktop and the Nextcloud client are installed and configured by
 // the MDM on macOS (their own packages), so no file here is theirs.
 package macos
