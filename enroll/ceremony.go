@@ -4,13 +4,11 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -19,7 +17,6 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/kiwistack/endpoint/agent/wgkey"
 	"github.com/kiwistack/endpoint/enroll/enrolljson"
 	"github.com/kiwistack/endpoint/enroll/install"
 	"github.com/kiwistack/endpoint/enroll/protocol"
@@ -230,24 +227,11 @@ func (e Enroller) Enroll(ctx context.Context, o EnrollOptions) (*Result, error) 
 			return nil, fmt.Errorf("reading this laptop's hardware fingerprint: %w", err)
 		}
 	}
-	deviceKey, err := ecdsa.GenerateKey(elliptic.P256(), e.Rand)
+	ident, err := install.NewIdentity(e.Rand, o.Tenant)
 	if err != nil {
-		return nil, fmt.Errorf("generating the device key: %w", err)
+		return nil, err
 	}
-	csrDER, err := x509.CreateCertificateRequest(e.Rand, &x509.CertificateRequest{}, deviceKey)
-	if err != nil {
-		return nil, fmt.Errorf("making the device CSR: %w", err)
-	}
-	spki, err := x509.MarshalPKIXPublicKey(&deviceKey.PublicKey)
-	if err != nil {
-		return nil, fmt.Errorf("encoding the device key: %w", err)
-	}
-	keyHash := protocol.DeviceKeyHash(spki)
-	deviceID := protocol.DeviceID(keyHash)
-	wg, err := wgkey.Derive(deviceKey, o.Tenant, deviceID)
-	if err != nil {
-		return nil, fmt.Errorf("deriving the WireGuard key: %w", err)
-	}
+	deviceKey, keyHash, deviceID, wg := ident.Key, ident.KeySHA256, ident.DeviceID, ident.WireGuard
 	api, err := e.Dial(ctx, o.APIURL, o.RootFingerprint)
 	if err != nil {
 		return nil, err
@@ -303,7 +287,7 @@ func (e Enroller) Enroll(ctx context.Context, o EnrollOptions) (*Result, error) 
 	p.begin(5)
 	resp, err := api.Enroll(ctx, protocol.EnrollRequest{
 		Statement: compact,
-		CSR:       string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csrDER})),
+		CSR:       ident.CSR,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("enrolling: %w", err)

@@ -18,11 +18,8 @@ package claim
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -34,7 +31,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/kiwistack/endpoint/agent/wgkey"
 	"github.com/kiwistack/endpoint/enroll/apiclient"
 	"github.com/kiwistack/endpoint/enroll/install"
 	"github.com/kiwistack/endpoint/enroll/protocol"
@@ -184,25 +180,13 @@ func Claim(ctx context.Context, o Options) (*Result, error) {
 	if serial == "" {
 		return nil, errors.New("claiming: the hardware serial number could not be read (run as root; on Windows it is not read yet)")
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), o.Rand)
+	ident, err := install.NewIdentity(o.Rand, file.Tenant)
 	if err != nil {
-		return nil, fmt.Errorf("claiming: generating the device key: %w", err)
+		return nil, fmt.Errorf("claiming: %w", err)
 	}
-	csrDER, err := x509.CreateCertificateRequest(o.Rand, &x509.CertificateRequest{}, key)
-	if err != nil {
-		return nil, fmt.Errorf("claiming: making the CSR: %w", err)
-	}
-	spki, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
-	if err != nil {
-		return nil, fmt.Errorf("claiming: encoding the device key: %w", err)
-	}
-	deviceID := protocol.DeviceID(protocol.DeviceKeyHash(spki))
-	wg, err := wgkey.Derive(key, file.Tenant, deviceID)
-	if err != nil {
-		return nil, fmt.Errorf("claiming: deriving the WireGuard key: %w", err)
-	}
+	key, deviceID, wg := ident.Key, ident.DeviceID, ident.WireGuard
 	req := protocol.ClaimRequest{Token: file.Token, HardwareSerial: serial, HardwareFingerprint: hw.Value,
-		CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csrDER})), WireGuardPublicKey: wg.PublicKey}
+		CSR: ident.CSR, WireGuardPublicKey: wg.PublicKey}
 
 	resp, attempts, err := o.send(ctx, file, req)
 	if err != nil {

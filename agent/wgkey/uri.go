@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/kiwistack/endpoint/enroll/protocol"
 )
 
 // URIPrefix starts the URI SAN that binds a WireGuard public key into the
 // device certificate: URIPrefix followed by the 32-byte public key in
-// unpadded base64url (RFC 4648, section 5).
-const URIPrefix = "urn:kiwistack:wg:"
+// unpadded base64url (RFC 4648, section 5). It is protocol.WireGuardURIPrefix.
+const URIPrefix = protocol.WireGuardURIPrefix
 
 // ErrInvalidURI is returned by ParseURI for anything that is not exactly a
 // WireGuard public key URI.
@@ -24,11 +26,7 @@ func (k Key) URI() (string, error) {
 // PublicKeyURI returns the certificate SAN URI for a base64 (wg form)
 // WireGuard public key.
 func PublicKeyURI(publicKey string) (string, error) {
-	raw, err := base64.StdEncoding.Strict().DecodeString(publicKey)
-	if err != nil || len(raw) != 32 {
-		return "", fmt.Errorf("encoding wireguard public key %q: not 32 bytes of base64", publicKey)
-	}
-	return URIPrefix + base64.RawURLEncoding.EncodeToString(raw), nil
+	return protocol.WireGuardURI(publicKey)
 }
 
 // ParseURI returns the base64 (wg form) public key that a SAN URI carries.

@@ -4,12 +4,15 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"io/fs"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/kiwistack/endpoint/agent/wgkey"
 	"github.com/kiwistack/endpoint/enroll/protocol"
 	"github.com/kiwistack/endpoint/platform/paths"
 )
@@ -37,5 +40,31 @@ func TestCheckRefuses(t *testing.T) {
 		if _, _, _, err := Check(&r, "acme", strings.Repeat("0", 64), "d-1", key, time.Now()); err == nil || !strings.Contains(err.Error(), "nothing was installed") {
 			t.Errorf("%s: err = %v", name, err)
 		}
+	}
+}
+
+func TestNewIdentity(t *testing.T) {
+	id, err := NewIdentity(rand.Reader, "acme-corp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := pem.Decode([]byte(id.CSR))
+	csr, err := x509.ParseCertificateRequest(b.Bytes)
+	if err != nil || csr.CheckSignature() != nil {
+		t.Fatalf("CSR: %v", err)
+	}
+	if got := protocol.DeviceKeyHash(csr.RawSubjectPublicKeyInfo); got != id.KeySHA256 || protocol.DeviceID(got) != id.DeviceID {
+		t.Errorf("key hash %s / id %s do not match the CSR's key", id.KeySHA256, id.DeviceID)
+	}
+	wgURI, _ := protocol.WireGuardURI(id.WireGuard.PublicKey)
+	if len(csr.URIs) != 2 || csr.URIs[0].String() != protocol.DeviceURI("acme-corp", id.DeviceID).String() || csr.URIs[1].String() != wgURI {
+		t.Errorf("CSR URIs %v", csr.URIs)
+	}
+	if len(csr.DNSNames)+len(csr.IPAddresses)+len(csr.EmailAddresses) != 0 || csr.Subject.CommonName != "" {
+		t.Errorf("CSR carries other names: %+v", csr)
+	}
+	again, err := wgkey.Derive(id.Key, "acme-corp", id.DeviceID)
+	if err != nil || again.PublicKey != id.WireGuard.PublicKey {
+		t.Errorf("WireGuard key is not the derivation from the device key: %v", err)
 	}
 }

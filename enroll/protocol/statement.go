@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -290,6 +291,30 @@ func CheckDeviceKeySHA256(h string) error {
 		return fmt.Errorf("%w: device_key_sha256: %w", ErrStatement, err)
 	}
 	return nil
+}
+
+// DeviceURI returns the URI SAN that names a device in its certificate:
+// urn:kiwistack:device:<tenant>:<device id>.
+func DeviceURI(tenant, deviceID string) *url.URL {
+	return &url.URL{Scheme: "urn", Opaque: "kiwistack:device:" + tenant + ":" + deviceID}
+}
+
+// WireGuardURIPrefix starts the URI SAN that binds a WireGuard public key
+// into a device certificate: the prefix, then the 32-byte key in unpadded
+// base64url (RFC 4648, section 5).
+const WireGuardURIPrefix = "urn:kiwistack:wg:"
+
+// WireGuardURI returns the certificate SAN URI of a WireGuard public key
+// given in wg(8)'s form (padded standard base64). The device's CSR carries
+// it, the API checks it is the key the enrollment names, and step-ca
+// copies it into the certificate, so that the hub can tell which peers are
+// valid from certificates alone.
+func WireGuardURI(publicKey string) (string, error) {
+	raw, err := base64.StdEncoding.Strict().DecodeString(publicKey)
+	if err != nil || len(raw) != 32 {
+		return "", fmt.Errorf("encoding wireguard public key %q: not 32 bytes of base64", publicKey)
+	}
+	return WireGuardURIPrefix + base64.RawURLEncoding.EncodeToString(raw), nil
 }
 
 // CheckWireGuardKey reports whether k is a 32-byte key in padded standard

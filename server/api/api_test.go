@@ -18,6 +18,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -221,6 +222,33 @@ func wgKey() string {
 	return base64.StdEncoding.EncodeToString(b)
 }
 
+// deviceCSR is the PEM CSR of key naming the device's URI and the WireGuard
+// key wg's, as the laptop sends it; edit changes the template first.
+func deviceCSR(tb testing.TB, key *ecdsa.PrivateKey, wg string, edit func(*x509.CertificateRequest)) string {
+	tb.Helper()
+	uri, err := protocol.WireGuardURI(wg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	u, err := url.Parse(uri)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	spki, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tmpl := &x509.CertificateRequest{URIs: []*url.URL{protocol.DeviceURI(tenant, protocol.DeviceID(protocol.DeviceKeyHash(spki))), u}}
+	if edit != nil {
+		edit(tmpl)
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, tmpl, key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
+}
+
 // begin asks the API for a challenge and prepares a valid statement, signer
 // and CSR.
 func (e *env) begin(tb testing.TB) *ceremony {
@@ -262,11 +290,7 @@ func (e *env) challenge(tb testing.TB, c *ceremony) *ceremony {
 		YubiKeySerial: e.admin.serial, Nonce: c.challenge.Nonce, Digest: c.challenge.Digest,
 		HardwareFingerprint: c.fingerprint, DeviceKeySHA256: protocol.DeviceKeyHash(spki), WireGuardPublicKey: c.wgKey,
 	}
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, c.deviceKey)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	c.csr = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
+	c.csr = deviceCSR(tb, c.deviceKey, c.wgKey, nil)
 	return c
 }
 
@@ -351,8 +375,9 @@ func TestEnrollHappyPath(t *testing.T) {
 	if !leaf.PublicKey.(*ecdsa.PublicKey).Equal(&c.deviceKey.PublicKey) {
 		t.Error("certificate is not for the device key")
 	}
-	if len(leaf.URIs) != 1 || leaf.URIs[0].String() != ca.DeviceURI(tenant, er.DeviceID).String() {
-		t.Errorf("URIs %v, want the device URI of %s", leaf.URIs, er.DeviceID)
+	wgURI, _ := protocol.WireGuardURI(c.wgKey)
+	if len(leaf.URIs) != 2 || leaf.URIs[0].String() != ca.DeviceURI(tenant, er.DeviceID).String() || leaf.URIs[1].String() != wgURI {
+		t.Errorf("URIs %v, want the device URI of %s and the WireGuard key's %s", leaf.URIs, er.DeviceID, wgURI)
 	}
 	want := protocol.AgentConfig{Version: 1, Tenant: tenant, DeviceID: er.DeviceID, CAURL: "https://ca.acme.test",
 		RootFingerprint: e.ca.Fingerprint(), APIURL: "https://api.acme.test"}

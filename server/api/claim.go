@@ -163,6 +163,9 @@ func (s *Server) claim(r *http.Request, digest *string) (*protocol.EnrollRespons
 	if e != nil {
 		return nil, e
 	}
+	if e := s.checkCSRNames(csr, req.WireGuardPublicKey); e != nil {
+		return nil, e
+	}
 	old, e := s.checkDevice(ctx, req.HardwareFingerprint, now)
 	if e != nil {
 		return nil, e

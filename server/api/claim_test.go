@@ -40,15 +40,11 @@ func (e *env) newToken(tb testing.TB, serial, slug string, life time.Duration) (
 // claimRequest is a valid claim for token from a new laptop with serial.
 func claimRequest(tb testing.TB, token, serial string) protocol.ClaimRequest {
 	tb.Helper()
-	k := newKey(tb)
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, k)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	k, wg := newKey(tb), wgKey()
 	var fp [8]byte
 	_, _ = rand.Read(fp[:])
 	return protocol.ClaimRequest{Token: token, HardwareSerial: serial, HardwareFingerprint: "hw1:" + hex.EncodeToString(fp[:]),
-		CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})), WireGuardPublicKey: wgKey()}
+		CSR: deviceCSR(tb, k, wg, nil), WireGuardPublicKey: wg}
 }
 
 func claimBody(tb testing.TB, r protocol.ClaimRequest) []byte {

@@ -16,6 +16,7 @@ import (
 	"math/big"
 	"mime"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/kiwistack/endpoint/enroll/protocol"
@@ -165,7 +166,7 @@ func (s *Server) enroll(r *http.Request, en *auditSubject) (*protocol.EnrollResp
 	if e := s.checkStatement(ctx, stmt, now); e != nil {
 		return nil, e
 	}
-	csr, e := checkCSR(req.CSR, stmt)
+	csr, e := s.checkCSR(req.CSR, stmt)
 	if e != nil {
 		return nil, e
 	}
@@ -308,7 +309,7 @@ func (s *Server) checkStatement(ctx context.Context, stmt *protocol.Statement, n
 
 // checkCSR parses the CSR, checks its self-signature and that its key is the
 // one the statement names.
-func checkCSR(pemText string, stmt *protocol.Statement) (*x509.CertificateRequest, *apiError) {
+func (s *Server) checkCSR(pemText string, stmt *protocol.Statement) (*x509.CertificateRequest, *apiError) {
 	csr, e := parseCSR(pemText)
 	if e != nil {
 		return nil, e
@@ -318,12 +319,15 @@ func checkCSR(pemText string, stmt *protocol.Statement) (*x509.CertificateReques
 			"the CSR's key is not the device key the statement names; send the CSR of the signed device key",
 			fmt.Errorf("csr key %s, statement %s", got, stmt.DeviceKeySHA256))
 	}
+	if e := s.checkCSRNames(csr, stmt.WireGuardPublicKey); e != nil {
+		return nil, e
+	}
 	return csr, nil
 }
 
 // parseCSR parses the CSR and checks its self-signature.
 func parseCSR(pemText string) (*x509.CertificateRequest, *apiError) {
-	b, _ := pem.Decode([]byte(pemText)) // EnrollRequest.Validate checked the block
+	b, _ := pem.Decode([]byte(pemText)) // the request's Validate checked the block
 	if b == nil {
 		return nil, reject(http.StatusBadRequest, ReasonBadCSR, "the CSR is not a PEM certificate request; generate it again", nil)
 	}
@@ -336,6 +340,32 @@ func parseCSR(pemText string) (*x509.CertificateRequest, *apiError) {
 			"the CSR's signature does not verify; generate it again with the device key", err)
 	}
 	return csr, nil
+}
+
+// checkCSRNames checks the CSR's names: no DNS name, IP or e-mail address,
+// and exactly two URIs, the device's (protocol.DeviceURI of this tenant and
+// the id derived from the CSR's key) and the SAN of the WireGuard key wgKey
+// (protocol.WireGuardURI). step-ca issues exactly these names, which binds
+// the WireGuard key into the certificate.
+func (s *Server) checkCSRNames(csr *x509.CertificateRequest, wgKey string) *apiError {
+	wgURI, err := protocol.WireGuardURI(wgKey)
+	if err != nil {
+		return reject(http.StatusBadRequest, protocol.ReasonMalformed, "the WireGuard public key is not 32 bytes of base64", err)
+	}
+	deviceURI := protocol.DeviceURI(s.cfg.Tenant, protocol.DeviceID(protocol.DeviceKeyHash(csr.RawSubjectPublicKeyInfo))).String()
+	got := make([]string, len(csr.URIs))
+	for i, u := range csr.URIs {
+		got[i] = u.String()
+	}
+	slices.Sort(got)
+	want := []string{deviceURI, wgURI}
+	slices.Sort(want)
+	if !slices.Equal(got, want) || len(csr.DNSNames)+len(csr.IPAddresses)+len(csr.EmailAddresses) != 0 {
+		return reject(http.StatusBadRequest, ReasonCSRWireGuard,
+			"the CSR must name exactly the device's URI and its WireGuard key's URI ("+protocol.WireGuardURIPrefix+"…) and nothing else; generate it again",
+			fmt.Errorf("csr URIs %v, DNS %v, IPs %v, emails %v; want %v", got, csr.DNSNames, csr.IPAddresses, csr.EmailAddresses, want))
+	}
+	return nil
 }
 
 // checkDevice refuses a known hardware fingerprint unless an administrator

@@ -30,6 +30,7 @@ const (
 	ReasonBadCSR            = "bad_csr"
 	ReasonCSRSignature      = "bad_csr_signature"
 	ReasonDeviceKeyMismatch = "device_key_mismatch"
+	ReasonCSRWireGuard      = "csr_wireguard_mismatch"
 	ReasonDeviceExists      = "device_exists"
 	ReasonDeviceConflict    = "device_conflict"
 	ReasonUnknownOperation  = "unknown_operation"
@@ -74,7 +75,7 @@ func Reasons() []string {
 		protocol.ReasonSignature, protocol.ReasonChain, ReasonCertExpired, protocol.ReasonStatement,
 		ReasonWrongOrganization, ReasonUnknownKey, ReasonKeyBurned, ReasonKeyMismatch, ReasonRoleInsufficient,
 		ReasonTenantMismatch, ReasonWrongOperation, ReasonTimestamp, ReasonNonceUnknown, ReasonNonceExpired,
-		ReasonNonceUsed, ReasonNonceMismatch, ReasonBadCSR, ReasonCSRSignature, ReasonDeviceKeyMismatch,
+		ReasonNonceUsed, ReasonNonceMismatch, ReasonBadCSR, ReasonCSRSignature, ReasonDeviceKeyMismatch, ReasonCSRWireGuard,
 		ReasonDeviceExists, ReasonDeviceConflict, ReasonCARefused, ReasonCAUnavailable,
 		ReasonUnknownOperation, ReasonNotReady, ReasonInternal,
 		ReasonProvisioningDisabled, ReasonProvisioningTokenMissing, ReasonProvisioningToken, ReasonUnknownRole,

@@ -3,7 +3,6 @@ package api
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
@@ -206,12 +205,17 @@ func TestEnrollRejects(t *testing.T) {
 			c.csr = other.csr
 		}), 400, ReasonDeviceKeyMismatch},
 		{"CSR with a name step-ca refuses", signed(func(t *testing.T, c *ceremony) {
-			der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "laptop"}}, c.deviceKey)
-			if err != nil {
-				t.Fatal(err)
-			}
-			c.csr = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
+			c.csr = deviceCSR(t, c.deviceKey, c.wgKey, func(r *x509.CertificateRequest) { r.Subject = pkix.Name{CommonName: "laptop"} })
 		}), 400, ReasonCARefused},
+		{"CSR without the WireGuard key", signed(func(t *testing.T, c *ceremony) {
+			c.csr = deviceCSR(t, c.deviceKey, c.wgKey, func(r *x509.CertificateRequest) { r.URIs = nil })
+		}), 400, ReasonCSRWireGuard},
+		{"CSR naming another WireGuard key", signed(func(t *testing.T, c *ceremony) {
+			c.csr = deviceCSR(t, c.deviceKey, wgKey(), nil)
+		}), 400, ReasonCSRWireGuard},
+		{"CSR with an extra DNS name", signed(func(t *testing.T, c *ceremony) {
+			c.csr = deviceCSR(t, c.deviceKey, c.wgKey, func(r *x509.CertificateRequest) { r.DNSNames = []string{"laptop.example"} })
+		}), 400, ReasonCSRWireGuard},
 		{"hardware fingerprint already enrolled", func(t *testing.T) (string, []byte) {
 			first := e.begin(t)
 			e.enrollOK(t, first)

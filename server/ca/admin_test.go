@@ -2,9 +2,12 @@ package ca
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/x509"
 	"errors"
+	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -72,5 +75,41 @@ func TestSignAdminRefused(t *testing.T) {
 				t.Fatalf("err = %v, want ErrRefused", err)
 			}
 		})
+	}
+}
+
+func TestSignBindsWireGuardKey(t *testing.T) {
+	e := open(t, t.TempDir())
+	key := newKey(t)
+	const id = "d-0123456789abcdef0123456789abcdef"
+	wg := "urn:kiwistack:wg:" + strings.Repeat("A", 43)
+	u, err := url.Parse(wg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{URIs: []*url.URL{DeviceURI(tenant, id), u}}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr, err := x509.ParseCertificateRequest(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _, err := e.Sign(context.Background(), csr, id, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, u := range leaf.URIs {
+		got = append(got, u.String())
+	}
+	if want := []string{DeviceURI(tenant, id).String(), wg}; !slices.Equal(got, want) {
+		t.Errorf("URIs %v, want %v", got, want)
+	}
+	// A CSR naming another device is refused by step-ca.
+	der, _ = x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{URIs: []*url.URL{DeviceURI(tenant, "d-other"), u}}, key)
+	csr, _ = x509.ParseCertificateRequest(der)
+	if _, _, err := e.Sign(context.Background(), csr, id, 0); !errors.Is(err, ErrRefused) {
+		t.Errorf("CSR naming another device: %v, want ErrRefused", err)
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kiwistack/endpoint/enroll/protocol"
+
 	"github.com/go-chi/chi/v5"
 	"github.com/smallstep/certificates/api"
 	"github.com/smallstep/certificates/authority"
@@ -239,9 +241,7 @@ func newDeviceProvisioner(key *jose.JSONWebKey, tenant string, grace, minLife ti
 
 // DeviceURI returns the URI SAN of a device certificate:
 // urn:kiwistack:device:<tenant>:<id>.
-func DeviceURI(tenant, deviceID string) *url.URL {
-	return &url.URL{Scheme: "urn", Opaque: "kiwistack:device:" + tenant + ":" + deviceID}
-}
+func DeviceURI(tenant, deviceID string) *url.URL { return protocol.DeviceURI(tenant, deviceID) }
 
 // validDeviceID reports whether id is usable in a CN and a URN.
 func validDeviceID(id string) bool {
@@ -276,14 +276,29 @@ func checkSignRequest(csr *x509.CertificateRequest, deviceID string, lifetime ti
 	return lifetime, nil
 }
 
+// DeviceSANs returns the SANs of a device certificate: the device URI
+// (DeviceURI) and the CSR's WireGuard key URI (protocol.WireGuardURIPrefix),
+// if it has one; the API has checked that URI against the enrollment. Any
+// other name in the CSR is left out, so step-ca refuses the CSR (it wants a
+// CSR's URIs to be exactly the token's, or none).
+func DeviceSANs(tenant, deviceID string, csr *x509.CertificateRequest) []string {
+	sans := []string{DeviceURI(tenant, deviceID).String()}
+	for _, u := range csr.URIs {
+		if s := u.String(); strings.HasPrefix(s, protocol.WireGuardURIPrefix) {
+			sans = append(sans, s)
+		}
+	}
+	return sans
+}
+
 // token mints a one-time device-provisioner token for step-ca.
 func (e *Embedded) token(subject string, sans []string) (string, error) {
 	return e.devices.Mint(subject, sans, nil)
 }
 
 // Sign implements Bridge. The caller has authorised the enrollment; step-ca
-// still checks the CSR's signature and that its names (if any) are the
-// device id or its URI, and refuses a lifetime outside [minimum, 24 h].
+// still checks the CSR's signature and that its names (if any) are among
+// DeviceSANs, and refuses a lifetime outside [minimum, 24 h].
 func (e *Embedded) Sign(ctx context.Context, csr *x509.CertificateRequest, deviceID string, lifetime time.Duration) (*x509.Certificate, []*x509.Certificate, error) {
 	lifetime, err := checkSignRequest(csr, deviceID, lifetime)
 	if err != nil {
@@ -293,7 +308,7 @@ func (e *Embedded) Sign(ctx context.Context, csr *x509.CertificateRequest, devic
 		return nil, nil, fmt.Errorf("signing certificate for device %s: %w: lifetime %s outside [%s, %s]",
 			deviceID, ErrRefused, lifetime, e.opts.minLife, MaxLifetime)
 	}
-	tok, err := e.token(deviceID, []string{DeviceURI(e.tenant, deviceID).String()})
+	tok, err := e.token(deviceID, DeviceSANs(e.tenant, deviceID, csr))
 	if err != nil {
 		return nil, nil, fmt.Errorf("signing certificate for device %s: minting token: %w", deviceID, err)
 	}

@@ -234,7 +234,7 @@ func (r *Remote) Sign(ctx context.Context, csr *x509.CertificateRequest, deviceI
 	if lifetime < 0 || lifetime > MaxLifetime {
 		return nil, nil, fmt.Errorf("signing certificate for device %s: %w: lifetime %s above %s", deviceID, ErrRefused, lifetime, MaxLifetime)
 	}
-	tok, err := r.devices.Mint(deviceID, []string{DeviceURI(r.tenant, deviceID).String()}, nil)
+	tok, err := r.devices.Mint(deviceID, DeviceSANs(r.tenant, deviceID, csr), nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("signing certificate for device %s: %w", deviceID, err)
 	}

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/kiwistack/endpoint/enroll/enrolljson"
+	"github.com/kiwistack/endpoint/enroll/protocol"
 	"github.com/kiwistack/endpoint/internal/syncbuf"
 	"github.com/kiwistack/endpoint/platform/hwid"
 	"github.com/kiwistack/endpoint/test/pcsctest"
@@ -257,8 +258,13 @@ func TestEnrollEndToEnd(t *testing.T) {
 	if got := leaf.NotAfter.Sub(leaf.NotBefore); got != 24*time.Hour+time.Minute {
 		t.Errorf("validity %s, want 24 h (plus step-ca's 1 min backdate)", got)
 	}
-	if leaf.Subject.CommonName != res.DeviceID || len(leaf.URIs) != 1 || leaf.URIs[0].String() != "urn:kiwistack:device:acme-corp:"+res.DeviceID {
-		t.Errorf("certificate names %s / %v, want %s", leaf.Subject, leaf.URIs, res.DeviceID)
+	wgURI, err := protocol.WireGuardURI(res.WireGuardPublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if leaf.Subject.CommonName != res.DeviceID || len(leaf.URIs) != 2 || leaf.URIs[0].String() != "urn:kiwistack:device:acme-corp:"+res.DeviceID ||
+		leaf.URIs[1].String() != wgURI {
+		t.Errorf("certificate names %s / %v, want %s and its WireGuard key %s", leaf.Subject, leaf.URIs, res.DeviceID, wgURI)
 	}
 	issuedByStep := false
 	for _, e := range leaf.Extensions {

@@ -27,6 +27,7 @@ import (
 
 	"go.step.sm/crypto/jose"
 
+	"github.com/kiwistack/endpoint/enroll/install"
 	"github.com/kiwistack/endpoint/enroll/protocol"
 	"github.com/kiwistack/endpoint/internal/syncbuf"
 	"github.com/kiwistack/endpoint/server/ca"
@@ -327,12 +328,15 @@ ca:
 	}
 
 	// The enrollment ceremony.
-	deviceKey := newKey(t)
-	devSPKI, _ := x509.MarshalPKIXPublicKey(&deviceKey.PublicKey)
+	ident, err := install.NewIdentity(rand.Reader, tenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deviceKey := ident.Key
 	params := map[string]string{
 		protocol.ParamHardwareFingerprint: "hw-e2e-1",
-		protocol.ParamDeviceKeySHA256:     protocol.DeviceKeyHash(devSPKI),
-		protocol.ParamWireGuardPublicKey:  "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+		protocol.ParamDeviceKeySHA256:     ident.KeySHA256,
+		protocol.ParamWireGuardPublicKey:  ident.WireGuard.PublicKey,
 	}
 	code, body := post("/v1/challenges", protocol.ChallengeRequest{Operation: protocol.OpEnrollDevice, Tenant: tenant, Params: params})
 	if code != http.StatusCreated {
@@ -352,8 +356,7 @@ ca:
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, body = post("/v1/enrollments", protocol.EnrollRequest{Statement: compact,
-		CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csr(t, deviceKey).Raw}))})
+	code, body = post("/v1/enrollments", protocol.EnrollRequest{Statement: compact, CSR: ident.CSR})
 	if code != http.StatusCreated {
 		t.Fatalf("enrollment: %d %s", code, body)
 	}
@@ -374,8 +377,9 @@ ca:
 	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
 		t.Fatalf("device certificate does not verify against the root: %v", err)
 	}
-	if len(leaf.URIs) != 1 || leaf.URIs[0].String() != ca.DeviceURI(tenant, er.DeviceID).String() {
-		t.Errorf("URIs %v, want the device URI of %s", leaf.URIs, er.DeviceID)
+	wgURI, _ := protocol.WireGuardURI(ident.WireGuard.PublicKey)
+	if len(leaf.URIs) != 2 || leaf.URIs[0].String() != ca.DeviceURI(tenant, er.DeviceID).String() || leaf.URIs[1].String() != wgURI {
+		t.Errorf("URIs %v, want the device URI of %s and its WireGuard key's %s", leaf.URIs, er.DeviceID, wgURI)
 	}
 	if got := leaf.NotAfter.Sub(leaf.NotBefore); got != 24*time.Hour+ca.Backdate {
 		t.Errorf("validity %s, want 24h plus backdate", got)
