@@ -22,7 +22,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -51,7 +50,7 @@ const (
 )
 
 // ErrNoState reports a state directory without a store.
-var ErrNoState = errors.New("no tenant state")
+var ErrNoState = dev.ErrNoState
 
 // CreateOptions are the flags of `bootstrap create`.
 type CreateOptions struct {
@@ -87,17 +86,7 @@ func ParseLifetime(s string) (time.Duration, error) {
 }
 
 // open opens the store of the state directory dir.
-func open(ctx context.Context, dir string) (*store.SQLite, error) {
-	path := dev.DBPath(dir)
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w in %s: run kiwistack-api dev --state %s first", ErrNoState, dir, dir)
-	}
-	st, err := store.Open(ctx, path)
-	if err != nil {
-		return nil, fmt.Errorf("opening the store: %w", err)
-	}
-	return st, nil
-}
+func open(ctx context.Context, dir string) (*store.SQLite, error) { return dev.OpenStore(ctx, dir) }
 
 // tenantOf reads the tenant slug (the intermediate's O) and the root
 // fingerprint of the state directory dir.

@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"math/big"
 	"net"
@@ -34,6 +35,7 @@ import (
 	"github.com/kiwistack/endpoint/server/ca"
 	"github.com/kiwistack/endpoint/server/policy"
 	"github.com/kiwistack/endpoint/server/serve"
+	"github.com/kiwistack/endpoint/server/store"
 )
 
 // Layout of the state directory.
@@ -340,4 +342,24 @@ func usable(cert tls.Certificate, pki *ca.PKI, names []string, now time.Time) bo
 		}
 	}
 	return true
+}
+
+// ErrNoState reports a state directory without a store: `kiwistack-api
+// dev` never ran on it.
+var ErrNoState = errors.New("no tenant state")
+
+// OpenStore opens the store of the state directory dir for the
+// server-side CLIs (roster, devices, bootstrap, audit), which work on the
+// same files as a running or stopped `kiwistack-api dev`. The error wraps
+// ErrNoState, saying what to run, when dir holds no store.
+func OpenStore(ctx context.Context, dir string) (*store.SQLite, error) {
+	path := DBPath(dir)
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w in %s: run kiwistack-api dev --state %s first", ErrNoState, dir, dir)
+	}
+	st, err := store.Open(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("opening the store: %w", err)
+	}
+	return st, nil
 }

@@ -16,8 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 	"text/tabwriter"
 	"time"
 
@@ -38,21 +36,11 @@ const (
 const AuditOperation = "reenroll_consent"
 
 // ErrNoState reports a state directory without a store.
-var ErrNoState = errors.New("no tenant state")
+var ErrNoState = dev.ErrNoState
 
 // open opens the store of the state directory dir, which `kiwistack-api
 // dev` created.
-func open(ctx context.Context, dir string) (*store.SQLite, error) {
-	path := dev.DBPath(dir)
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w in %s: run kiwistack-api dev --state %s first", ErrNoState, dir, dir)
-	}
-	st, err := store.Open(ctx, path)
-	if err != nil {
-		return nil, fmt.Errorf("opening the store: %w", err)
-	}
-	return st, nil
-}
+func open(ctx context.Context, dir string) (*store.SQLite, error) { return dev.OpenStore(ctx, dir) }
 
 // ListEntry is one device record in the output of `devices list --json`
 // (version 1 of that output: fields are only ever added).
