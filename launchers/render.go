@@ -83,13 +83,14 @@ type RenderOptions struct {
 	LookPath chromium.LookPath
 	// Agent is the kiwistack-agent the URL dispatcher's registration runs:
 	// on Linux an absolute path, default xdg.DefaultAgent; on Windows a
-	// Windows path, default windows.DefaultAgent; on macOS an absolute
-	// path, default macos.DefaultAgent.
+	// Windows path, default windows.DefaultAgent. Refused for macOS, whose
+	// dispatcher bundle runs the agent binary the package installs in it.
 	Agent string
 	// DispatchState is the state file the dispatcher's registration names;
 	// empty means the OS's default place, which is where Render writes it
 	// under Root. Set it to the file under Root to try the files out in a
-	// test root.
+	// test root. Refused for macOS, whose dispatcher bundle passes no
+	// arguments to the agent, which then reads the default place.
 	DispatchState string
 	// PreviousBrowser is the browser links that are not the tenant's go
 	// to: on Linux a desktop-file ID under Root ("firefox-esr.desktop");
@@ -161,6 +162,9 @@ func Render(out io.Writer, o RenderOptions) (fileset.Result, error) {
 	case "darwin":
 		if o.Browser != "" {
 			return fileset.Result{}, errors.New("--browser does not apply to macOS: the app bundles find Google Chrome or Chromium when they start")
+		}
+		if o.Agent != "" || o.DispatchState != "" {
+			return fileset.Result{}, errors.New("--agent and --dispatch-state do not apply to macOS: the dispatcher's bundle runs the agent binary installed inside it, which reads the state from its default place")
 		}
 		set, err := macos.Render(c)
 		if err != nil {
@@ -282,7 +286,7 @@ func reportLinuxDispatcher(out io.Writer, d xdg.Dispatcher, notes []string) {
 // first Chromium of macos.ChromeExecutables present under the root, else in
 // Google Chrome's usual place.
 func macosDispatcher(o RenderOptions) macos.Dispatcher {
-	d := macos.Dispatcher{Agent: o.Agent, StateFile: o.DispatchState, Previous: o.PreviousBrowser}
+	d := macos.Dispatcher{Previous: o.PreviousBrowser}
 	for _, b := range macos.ChromeExecutables {
 		if st, err := os.Stat(filepath.Join(o.Root, filepath.FromSlash(b))); err == nil && st.Mode().IsRegular() {
 			d.Browser = b

@@ -5,6 +5,7 @@ package main
 
 import (
 	"log/slog"
+	"os"
 
 	"github.com/kiwistack/endpoint/internal/cli"
 	"github.com/spf13/cobra"
@@ -12,7 +13,12 @@ import (
 
 const short = "the resident KiwiStack daemon: device certificate, tunnel, launchers and commands"
 
-func main() { cli.Exec("kiwistack-agent", short, commands) }
+func main() {
+	// On macOS, LaunchServices starting the agent as KiwiStack.app's
+	// executable means the dispatcher app (bundle_darwin.go).
+	os.Args = append(os.Args[:1], launchArgs(os.Args[1:])...)
+	cli.Exec("kiwistack-agent", short, commands)
+}
 
 // commands adds the agent's subcommands.
 func commands(root *cobra.Command, stdio cli.IO, logger **slog.Logger) {

@@ -193,7 +193,7 @@ func TestWrapperRejects(t *testing.T) {
 }
 
 func TestURLSchemes(t *testing.T) {
-	i := Info{Identifier: "io.kiwistack.dispatcher", Name: "KiwiStack", Executable: "kiwistack-dispatch", Version: "1",
+	i := Info{Identifier: "io.kiwistack.dispatcher", Name: "KiwiStack", Executable: "kiwistack-agent", Version: "1",
 		URLSchemes: []string{"http", "https"}, UIElement: true}
 	b, err := i.Plist()
 	if err != nil {
@@ -211,34 +211,6 @@ func TestURLSchemes(t *testing.T) {
 		i.URLSchemes = []string{bad}
 		if _, err := i.Plist(); !errors.Is(err, ErrInvalid) {
 			t.Errorf("scheme %q: %v", bad, err)
-		}
-	}
-}
-
-func TestExecWrapper(t *testing.T) {
-	b, err := ExecWrapper("io.kiwistack.dispatcher", []string{"a note"}, []string{"/usr/local/bin/kiwistack-agent", "dispatch", "--state", "/Library/Application Support/x.json"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := "#!/bin/sh\n# KiwiStack io.kiwistack.dispatcher, written by kiwistack-agent: changes are overwritten.\n# a note\n" +
-		"exec '/usr/local/bin/kiwistack-agent' 'dispatch' '--state' '/Library/Application Support/x.json'\n"
-	if string(b) != want {
-		t.Errorf("got\n%s\nwant\n%s", b, want)
-	}
-	for _, tc := range []struct {
-		note, argv []string
-	}{
-		{nil, nil},
-		{nil, []string{"kiwistack-agent"}},
-		{nil, []string{"/bin/x", "it's"}},
-		{nil, []string{"/bin/x", "$HOME"}},
-		{nil, []string{"/bin/x", "`id`"}},
-		{nil, []string{"/bin/x", "a\nb"}},
-		{nil, []string{"/bin/x", ""}},
-		{[]string{"line\nexec /bin/evil"}, []string{"/bin/x"}},
-	} {
-		if _, err := ExecWrapper("io.kiwistack.dispatcher", tc.note, tc.argv); !errors.Is(err, ErrInvalid) {
-			t.Errorf("%q %q: %v", tc.note, tc.argv, err)
 		}
 	}
 }

@@ -20,16 +20,17 @@ const (
 	DispatcherBundle = AppsDir + "/" + DispatcherName + ".app"
 	// DispatcherID is its CFBundleIdentifier, what MDM and `open -b` name.
 	DispatcherID = "io.kiwistack.dispatcher"
-	// DispatcherExecutable is the file in Contents/MacOS.
-	DispatcherExecutable = "kiwistack-dispatch"
+	// DispatcherExecutable is the file in Contents/MacOS: the agent binary
+	// itself, which the macOS package installs there (render never writes
+	// it). Started by LaunchServices with no verb, it is the dispatcher
+	// app (`kiwistack-agent dispatch --apple-events`).
+	DispatcherExecutable = "kiwistack-agent"
 	// DispatchState is the dispatcher's state file.
 	DispatchState = "Library/Application Support/KiwiStack/launchers/dispatch.json"
 )
 
 // Defaults of Dispatcher.
 const (
-	// DefaultAgent is where the macOS package installs the agent.
-	DefaultAgent = "/usr/local/bin/kiwistack-agent"
 	// DefaultPrevious is the browser every Mac has.
 	DefaultPrevious = "com.apple.Safari"
 	// Open is LaunchServices' command line, which opens the previous
@@ -47,12 +48,10 @@ var ChromeExecutables = func() []string {
 	return out
 }()
 
-// Dispatcher is what the dispatcher's bundle and state depend on.
+// Dispatcher is what the dispatcher's state depends on. The bundle's
+// executable is the agent binary the package installs in it, which reads
+// the state from its default place ("/" + DispatchState).
 type Dispatcher struct {
-	// Agent is the kiwistack-agent the bundle execs; default DefaultAgent.
-	Agent string
-	// StateFile is the state the bundle names; default "/" + DispatchState.
-	StateFile string
 	// Browser is the Chromium executable app windows run; default the
 	// first of ChromeExecutables.
 	Browser string
@@ -66,21 +65,28 @@ func (d Dispatcher) PreviousArgv() []string {
 	return []string{Open, "-b", orDefault(d.Previous, DefaultPrevious)}
 }
 
-// AppArgs are the arguments the bundle passes to the agent after its path.
-func (d Dispatcher) AppArgs() []string {
-	return []string{"dispatch", "--apple-events", "--state", orDefault(d.StateFile, "/"+DispatchState)}
+// DispatcherInfoPlist returns the dispatcher bundle's Info.plist: a
+// handler of http and https whose executable is the agent binary. The macOS
+// package installs the same bytes, so the bundle is complete from install
+// time and render finds it unchanged.
+func DispatcherInfoPlist() ([]byte, error) {
+	return appbundle.Info{
+		Identifier: DispatcherID,
+		Name:       DispatcherName,
+		Executable: DispatcherExecutable,
+		Version:    BundleVersion,
+		URLSchemes: []string{"http", "https"},
+		UIElement:  true,
+	}.Plist()
 }
 
-// RenderDispatcher returns the dispatcher's bundle (Info.plist declaring
-// http and https, and an executable that execs the agent's Apple Event
-// receiver) and its state, for catalog c.
+// RenderDispatcher returns the dispatcher bundle's Info.plist and the
+// dispatcher's state, for catalog c. It never writes the bundle's
+// executable: that is the agent binary, installed by the package.
 func RenderDispatcher(c *catalog.Catalog, d Dispatcher) (fileset.Set, error) {
-	agent, state := orDefault(d.Agent, DefaultAgent), orDefault(d.StateFile, "/"+DispatchState)
 	browser, prev := orDefault(d.Browser, ChromeExecutables[0]), orDefault(d.Previous, DefaultPrevious)
-	for _, p := range []struct{ what, v string }{{"agent", agent}, {"state file", state}, {"browser", browser}} {
-		if !strings.HasPrefix(p.v, "/") {
-			return nil, fmt.Errorf("dispatcher: %s %q: want an absolute path", p.what, p.v)
-		}
+	if !strings.HasPrefix(browser, "/") {
+		return nil, fmt.Errorf("dispatcher: browser %q: want an absolute path", browser)
 	}
 	if err := appbundle.CheckIdentifier(prev); err != nil {
 		return nil, fmt.Errorf("previous browser: %w", err)
@@ -94,22 +100,7 @@ func RenderDispatcher(c *catalog.Catalog, d Dispatcher) (fileset.Set, error) {
 			return nil, fmt.Errorf("launcher %s: its bundle %q is the dispatcher's", l.ID, BundleDir(l))
 		}
 	}
-	info, err := appbundle.Info{
-		Identifier: DispatcherID,
-		Name:       DispatcherName,
-		Executable: DispatcherExecutable,
-		Version:    BundleVersion,
-		URLSchemes: []string{"http", "https"},
-		UIElement:  true,
-	}.Plist()
-	if err != nil {
-		return nil, err
-	}
-	exe, err := appbundle.ExecWrapper(DispatcherID, []string{
-		"The URL dispatcher. macOS hands it a link as a get-URL Apple Event, not as an",
-		"argument: the agent below receives the event after the exec, in this same",
-		"process. This script uses none of its arguments, so no URL reaches the shell.",
-	}, append([]string{agent}, Dispatcher{StateFile: state}.AppArgs()...))
+	info, err := DispatcherInfoPlist()
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +112,6 @@ func RenderDispatcher(c *catalog.Catalog, d Dispatcher) (fileset.Set, error) {
 	}
 	return fileset.Set{
 		{Path: path.Join(DispatcherBundle, "Contents/Info.plist"), Data: info, Mode: 0o644},
-		{Path: path.Join(DispatcherBundle, "Contents/MacOS", DispatcherExecutable), Data: exe, Mode: 0o755},
 		{Path: DispatchState, Data: stateJSON, Mode: 0o644},
 	}, nil
 }

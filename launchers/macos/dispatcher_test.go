@@ -1,8 +1,6 @@
 package macos
 
 import (
-	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -36,7 +34,7 @@ func renderDispatcher(t *testing.T, d Dispatcher) (*catalog.Catalog, map[string]
 // testdata/dispatcher/.
 func TestDispatcherGolden(t *testing.T) {
 	_, files := renderDispatcher(t, Dispatcher{})
-	if len(files) != 3 {
+	if len(files) != 2 {
 		t.Errorf("%d files", len(files))
 	}
 	for p, data := range files {
@@ -91,7 +89,7 @@ func TestDispatcherState(t *testing.T) {
 	c, _ := catalog.Defaults("acme", catalog.Subdomain)
 	for _, d := range []Dispatcher{
 		{Previous: "io.kiwistack.dispatcher"}, {Previous: "IO.KiwiStack.launcher.mail"}, {Previous: "com.apple.Safari;rm"},
-		{Agent: "kiwistack-agent"}, {StateFile: "dispatch.json"}, {Agent: "/opt/$(id)/kiwistack-agent"}, {StateFile: "/tmp/it's"},
+		{Browser: "Google Chrome"},
 	} {
 		if _, err := RenderDispatcher(c, d); err == nil {
 			t.Errorf("%+v accepted", d)
@@ -103,46 +101,22 @@ func TestDispatcherState(t *testing.T) {
 	}
 }
 
-// The bundle's executable passes shellcheck and, run by the real sh with
-// a URL full of shell syntax among its arguments, execs the agent with the
-// rendered arguments only: the URL never reaches the shell or the agent
-// through it (macOS sends it as an Apple Event to the exec'd agent).
-func TestDispatcherExecutable(t *testing.T) {
-	bin := t.TempDir()
-	agent := filepath.Join(bin, "kiwistack agent")
-	if err := os.WriteFile(agent, []byte("#!/bin/sh\nprintf '%s\\n' \"$@\" > \"$RECORD\"\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	_, files := renderDispatcher(t, Dispatcher{Agent: agent})
-	root := t.TempDir()
-	exe := filepath.Join(root, filepath.FromSlash(DispatcherBundle), "Contents/MacOS", DispatcherExecutable)
-	if err := os.MkdirAll(filepath.Dir(exe), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(exe, files[DispatcherBundle+"/Contents/MacOS/"+DispatcherExecutable], 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := realtool.Run(t, "shellcheck", "shellcheck", "--shell=sh", "--severity=style", exe); err != nil {
-		t.Errorf("shellcheck: %v\n%s", err, out)
-	}
-	record := filepath.Join(bin, "argv")
-	cmd := exec.Command(realtool.Require(t, "sh", "dash"), exe, "https://example.com/$(touch PWNED)`touch PWNED`;touch PWNED", "-psn_0_1234")
-	cmd.Dir = bin
-	cmd.Env = []string{"PATH=/usr/bin:/bin", "RECORD=" + record}
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
-	got, _ := os.ReadFile(record)
-	if want := "dispatch\n--apple-events\n--state\n/" + DispatchState + "\n"; string(got) != want {
-		t.Errorf("the agent got\n%s\nwant\n%s", got, want)
-	}
-	if _, err := os.Stat(filepath.Join(bin, "PWNED")); !os.IsNotExist(err) {
-		t.Errorf("an argument ran a command")
-	}
-	script := string(files[DispatcherBundle+"/Contents/MacOS/"+DispatcherExecutable])
-	for _, bad := range []string{"$@", "$*", "$1", "eval"} {
-		if strings.Contains(script, bad) {
-			t.Errorf("the executable uses %s:\n%s", bad, script)
+// Render writes the bundle's Info.plist (the bytes the package installs)
+// and never its executable, the agent binary the package puts there: a
+// render, and the reconciling that removes what left the set, cannot
+// delete or replace it.
+func TestDispatcherLeavesTheExecutable(t *testing.T) {
+	_, files := renderDispatcher(t, Dispatcher{})
+	for p := range files {
+		if strings.HasPrefix(p, DispatcherBundle+"/Contents/MacOS") {
+			t.Errorf("render writes %s", p)
 		}
+	}
+	info, err := DispatcherInfoPlist()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(info) != string(files[DispatcherBundle+"/Contents/Info.plist"]) {
+		t.Error("the rendered Info.plist is not DispatcherInfoPlist's")
 	}
 }

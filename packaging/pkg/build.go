@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/kiwistack/endpoint/launchers/macos"
 	"github.com/kiwistack/endpoint/packaging/pkg/bom"
 	"github.com/kiwistack/endpoint/packaging/pkg/cpio"
 	"github.com/kiwistack/endpoint/packaging/pkg/xar"
@@ -47,7 +49,7 @@ type entry struct {
 	path     string // "./usr/local/bin/kiwistack-agent"
 	mode     uint32 // st_mode
 	uid, gid int
-	data     []byte
+	data     []byte // a regular file's content, a symbolic link's target
 }
 
 // Built is what Build reports about the package it wrote.
@@ -81,7 +83,11 @@ func Build(o Options, w io.Writer) (*Built, error) {
 	if err != nil {
 		return nil, err
 	}
-	payload := payloadEntries(r, enroll, agent)
+	bundleInfo, err := macos.DispatcherInfoPlist()
+	if err != nil {
+		return nil, fmt.Errorf("building the macOS package: the dispatcher's Info.plist: %w", err)
+	}
+	payload := payloadEntries(r, enroll, agent, bundleInfo)
 	d.NumberOfFiles = len(payload)
 	for _, e := range payload {
 		if isReg(e.mode) {
@@ -168,16 +174,29 @@ func readUniversal(paths []string) ([]byte, []string, error) {
 }
 
 // payloadEntries lists the payload: the system directories on the way with
-// the owners and modes macOS gives them, and the package's own files.
-func payloadEntries(r *Rendered, enroll, agent []byte) []entry {
+// the owners and modes macOS gives them, and the package's own files. The
+// agent binary is stored once, as the dispatcher bundle's executable;
+// AgentPath is a symbolic link to it.
+func payloadEntries(r *Rendered, enroll, agent, bundleInfo []byte) []entry {
 	dir := func(p string, gid int) entry {
 		return entry{path: p, mode: cpio.TypeDir | 0o755, uid: uidRoot, gid: gid}
 	}
 	file := func(p string, mode uint32, data []byte) entry {
 		return entry{path: "." + p, mode: cpio.TypeReg | mode, uid: uidRoot, gid: gidWheel, data: data}
 	}
+	dirAdmin := func(p string) entry {
+		return entry{path: p, mode: cpio.TypeDir | 0o775, uid: uidRoot, gid: gidAdmin}
+	}
 	es := []entry{
 		dir(".", gidWheel),
+		dirAdmin("./Applications"),
+		dir("."+path.Dir(DispatcherBundle), gidWheel),
+		dir("."+DispatcherBundle, gidWheel),
+		dir("."+DispatcherBundle+"/Contents", gidWheel),
+		dir("."+DispatcherBundle+"/Contents/MacOS", gidWheel),
+		file(BundleInfoPath, 0o644, bundleInfo),
+		file(BundleAgentPath, 0o755, agent),
+		{path: "." + AgentPath, mode: cpio.TypeSymlink | 0o755, uid: uidRoot, gid: gidWheel, data: []byte(BundleAgentPath)},
 		dir("./Library", gidWheel),
 		dir("./Library/Application Support", gidAdmin),
 		dir("."+ConfigDir, gidWheel),
@@ -193,7 +212,6 @@ func payloadEntries(r *Rendered, enroll, agent []byte) []entry {
 		file(DefaultConfigPath, 0o644, r.Config),
 		file(PlistPath, 0o644, r.Plist),
 		file(EnrollPath, 0o755, enroll),
-		file(AgentPath, 0o755, agent),
 		file(LicensePath, 0o644, r.License),
 	}
 	sort.Slice(es, func(i, j int) bool { return es[i].path < es[j].path })
@@ -236,8 +254,13 @@ func bomEntries(es []entry, mtime time.Time) []bom.Entry {
 	for _, e := range es {
 		sum, _ := bom.Checksum(bytes.NewReader(e.data)) // reading memory does not fail
 		be := bom.Entry{Path: e.path, Mode: e.mode, UID: uint32(e.uid), GID: uint32(e.gid), MTime: mtime}
-		if isReg(e.mode) {
+		switch e.mode & 0o170000 {
+		case cpio.TypeReg:
 			be.Size, be.Checksum = uint32(len(e.data)), sum
+		case cpio.TypeSymlink:
+			// As mkbom (ls4mkbom) records a link: its size is the
+			// target's length, its checksum the cksum of the target.
+			be.Size, be.Checksum, be.LinkName = uint32(len(e.data)), sum, string(e.data)
 		}
 		out = append(out, be)
 	}

@@ -92,24 +92,31 @@ func TestPackage(t *testing.T) {
 		t.Errorf("bsdcpio lists\n%v\nGNU cpio\n%v", b, listing)
 	}
 	wantPayload := map[string]string{
-		".":                             "drwxr-xr-x 0 0",
-		"./Library":                     "drwxr-xr-x 0 0",
-		"./Library/Application Support": "drwxr-xr-x 0 80",
+		".":                                  "drwxr-xr-x 0 0",
+		"./Applications":                     "drwxrwxr-x 0 80",
+		"./Applications/KiwiStack":           "drwxr-xr-x 0 0",
+		"." + DispatcherBundle:               "drwxr-xr-x 0 0",
+		"." + DispatcherBundle + "/Contents": "drwxr-xr-x 0 0",
+		"." + DispatcherBundle + "/Contents/MacOS":                    "drwxr-xr-x 0 0",
+		"." + BundleInfoPath:                                          "-rw-r--r-- 0 0",
+		"." + BundleAgentPath:                                         "-rwxr-xr-x 0 0",
+		"./Library":                                                   "drwxr-xr-x 0 0",
+		"./Library/Application Support":                               "drwxr-xr-x 0 80",
 		"./Library/Application Support/KiwiStack":                     "drwxr-xr-x 0 0",
 		"./Library/Application Support/KiwiStack/enroll.yaml.default": "-rw-r--r-- 0 0",
 		"./Library/LaunchDaemons":                                     "drwxr-xr-x 0 0",
 		"./Library/LaunchDaemons/io.kiwistack.agent.plist":            "-rw-r--r-- 0 0",
-		"./Library/Logs":                          "drwxr-xr-x 0 80",
-		"./Library/Logs/KiwiStack":                "drwxr-xr-x 0 0",
-		"./usr":                                   "drwxr-xr-x 0 0",
-		"./usr/local":                             "drwxr-xr-x 0 0",
-		"./usr/local/bin":                         "drwxr-xr-x 0 0",
-		"./usr/local/bin/kiwistack-agent":         "-rwxr-xr-x 0 0",
-		"./usr/local/bin/kiwistack-enroll":        "-rwxr-xr-x 0 0",
-		"./usr/local/share":                       "drwxr-xr-x 0 0",
-		"./usr/local/share/doc":                   "drwxr-xr-x 0 0",
-		"./usr/local/share/doc/kiwistack":         "drwxr-xr-x 0 0",
-		"./usr/local/share/doc/kiwistack/LICENSE": "-rw-r--r-- 0 0",
+		"./Library/Logs":                                              "drwxr-xr-x 0 80",
+		"./Library/Logs/KiwiStack":                                    "drwxr-xr-x 0 0",
+		"./usr":                                                       "drwxr-xr-x 0 0",
+		"./usr/local":                                                 "drwxr-xr-x 0 0",
+		"./usr/local/bin":                                             "drwxr-xr-x 0 0",
+		"./usr/local/bin/kiwistack-agent":                             "lrwxr-xr-x 0 0 -> " + BundleAgentPath,
+		"./usr/local/bin/kiwistack-enroll":                            "-rwxr-xr-x 0 0",
+		"./usr/local/share":                                           "drwxr-xr-x 0 0",
+		"./usr/local/share/doc":                                       "drwxr-xr-x 0 0",
+		"./usr/local/share/doc/kiwistack":                             "drwxr-xr-x 0 0",
+		"./usr/local/share/doc/kiwistack/LICENSE":                     "-rw-r--r-- 0 0",
 	}
 	if len(listing) != len(wantPayload) || len(listing) != built.NumberOfFiles {
 		t.Errorf("payload has %d entries, want %d (PackageInfo says %d)", len(listing), len(wantPayload), built.NumberOfFiles)
@@ -124,7 +131,13 @@ func TestPackage(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("extracting the payload: %v\n%s", err, out)
 	}
-	for _, b := range []string{EnrollPath, AgentPath} {
+	if target, err := os.Readlink(filepath.Join(payload, AgentPath)); err != nil || target != BundleAgentPath {
+		t.Errorf("%s extracts as a link to %q (%v), want %s", AgentPath, target, err, BundleAgentPath)
+	}
+	if info, err := os.ReadFile(filepath.Join(payload, BundleInfoPath)); err != nil || !bytes.Contains(info, []byte("<string>kiwistack-agent</string>")) {
+		t.Errorf("%s: %v\n%s", BundleInfoPath, err, info)
+	}
+	for _, b := range []string{EnrollPath, BundleAgentPath} {
 		out, err := exec.Command(file, "-b", filepath.Join(payload, b)).Output()
 		if err != nil || !strings.Contains(string(out), "Mach-O universal binary with 2 architectures") ||
 			!strings.Contains(string(out), "x86_64") || !strings.Contains(string(out), "arm64") {
@@ -154,8 +167,22 @@ func TestPackage(t *testing.T) {
 	}
 	for i, bp := range paths {
 		l := listing[i]
-		if bp.Path != l.name || fmt.Sprintf("%s %d %d", modeString(bp.Mode), bp.UID, bp.GID) != l.attrs {
-			t.Errorf("Bom %s %s %d %d, payload %s %s", bp.Path, modeString(bp.Mode), bp.UID, bp.GID, l.name, l.attrs)
+		attrs := fmt.Sprintf("%s %d %d", modeString(bp.Mode), bp.UID, bp.GID)
+		if bp.Type == 3 {
+			attrs += " -> " + bp.Link
+		}
+		if bp.Path != l.name || attrs != l.attrs {
+			t.Errorf("Bom %s %s, payload %s %s", bp.Path, attrs, l.name, l.attrs)
+		}
+		if bp.Type == 3 {
+			// As mkbom records a link: the target's length and its cksum.
+			cmd := exec.Command("cksum")
+			cmd.Stdin = strings.NewReader(bp.Link)
+			out, err := cmd.Output()
+			if err != nil || int(bp.Size) != len(bp.Link) || strings.Fields(string(out))[0] != fmt.Sprint(bp.Checksum) {
+				t.Errorf("Bom link %s: size %d, checksum %d; cksum of the target says %s (%v)", bp.Path, bp.Size, bp.Checksum, out, err)
+			}
+			continue
 		}
 		if bp.Type != 1 {
 			continue
@@ -207,7 +234,11 @@ func cpioList(t *testing.T, tool, archive string) []cpioEntry {
 			continue // bsdcpio's "N blocks"
 		}
 		name := strings.Join(f[8:], " ")
-		es = append(es, cpioEntry{name, strings.Join([]string{f[0], f[2], f[3]}, " ")})
+		attrs := strings.Join([]string{f[0], f[2], f[3]}, " ")
+		if n, target, ok := strings.Cut(name, " -> "); ok && strings.HasPrefix(f[0], "l") {
+			name, attrs = n, attrs+" -> "+target
+		}
+		es = append(es, cpioEntry{name, attrs})
 	}
 	sort.Slice(es, func(i, j int) bool { return es[i].name < es[j].name })
 	return es

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"text/template"
 	"time"
+
+	"github.com/kiwistack/endpoint/launchers/macos"
 )
 
 // Names and paths inside the package and the installed system.
@@ -21,8 +23,19 @@ const (
 	MinOS = "14.0"
 	// EnrollPath is where the enroller is installed.
 	EnrollPath = "/usr/local/bin/kiwistack-enroll"
-	// AgentPath is where the agent is installed.
+	// AgentPath is where launchd and people run the agent: a symbolic link
+	// to BundleAgentPath.
 	AgentPath = "/usr/local/bin/kiwistack-agent"
+	// DispatcherBundle is the URL dispatcher's application bundle
+	// (launchers/macos.DispatcherBundle under /).
+	DispatcherBundle = "/" + macos.DispatcherBundle
+	// BundleAgentPath is the agent binary itself, installed once, as the
+	// dispatcher bundle's executable: LaunchServices delivers the get-URL
+	// Apple Event to the process it starts from the bundle.
+	BundleAgentPath = DispatcherBundle + "/Contents/MacOS/" + macos.DispatcherExecutable
+	// BundleInfoPath is the bundle's Info.plist, the same bytes the
+	// agent's render writes (macos.DispatcherInfoPlist).
+	BundleInfoPath = DispatcherBundle + "/Contents/Info.plist"
 	// Label is the agent's launchd label.
 	Label = "io.kiwistack.agent"
 	// PlistPath is the agent's launchd daemon definition.

@@ -105,7 +105,7 @@ func TestManyPaths(t *testing.T) {
 	for i := range 600 {
 		es = append(es, bom.Entry{Path: fmt.Sprintf("./d/f%03d", i), Mode: 0o100644, Size: uint32(i), MTime: mtime})
 	}
-	es = append(es, bom.Entry{Path: "./d/link", Mode: 0o120755, LinkName: "f001"})
+	es = append(es, bom.Entry{Path: "./d/link", Mode: 0o120755, LinkName: "f001", Size: 4, Checksum: 7})
 	var buf bytes.Buffer
 	if err := bom.Write(&buf, es); err != nil {
 		t.Fatal(err)
@@ -122,7 +122,7 @@ func TestManyPaths(t *testing.T) {
 			t.Fatalf("path %d = %s", i, p.Path)
 		}
 	}
-	if l := got.Sorted()[602]; l.Path != "./d/link" || l.Link != "f001" || l.Type != 3 {
+	if l := got.Sorted()[602]; l.Path != "./d/link" || l.Link != "f001" || l.Type != 3 || l.Size != 4 || l.Checksum != 7 || l.Record != 31+5 {
 		t.Errorf("link = %+v", l)
 	}
 }

@@ -26,7 +26,7 @@ type Path struct {
 	MTime    uint32
 	Size     uint32
 	Checksum uint32
-	Link     string
+	Link     string // a symbolic link's target (type 3), without its NUL
 	// Record is the length of the path's attribute record in bytes.
 	Record int
 }

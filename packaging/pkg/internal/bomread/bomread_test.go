@@ -1,6 +1,7 @@
 package bomread
 
 import (
+	"encoding/binary"
 	"os"
 	"testing"
 
@@ -75,4 +76,31 @@ func FuzzRead(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, _ = Read(b)
 	})
+}
+
+// A symbolic link's record, laid out by hand from the format description
+// (bomutils' BOMPathInfo2, as mkbom fills it from ls4mkbom): type 3, the
+// target's length as size, the cksum of the target, then the target's
+// length with its NUL and the target.
+func TestParseLink(t *testing.T) {
+	target := "/Applications/KiwiStack/KiwiStack.app/Contents/MacOS/kiwistack-agent"
+	a := []byte{3, 1, 0x00, 0x0f, 0o120755 >> 8, 0o120755 & 0xff}
+	a = binary.BigEndian.AppendUint32(a, 0)                   // user
+	a = binary.BigEndian.AppendUint32(a, 0)                   // group
+	a = binary.BigEndian.AppendUint32(a, 1795852800)          // mtime
+	a = binary.BigEndian.AppendUint32(a, uint32(len(target))) // size
+	a = append(a, 1)
+	a = binary.BigEndian.AppendUint32(a, 123456789)             // checksum
+	a = binary.BigEndian.AppendUint32(a, uint32(len(target)+1)) // link name length
+	a = append(append(a, target...), 0)
+	p, err := parseAttr(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Type != 3 || p.Mode != 0o120755 || p.Size != uint32(len(target)) || p.Checksum != 123456789 || p.Link != target || p.MTime != 1795852800 {
+		t.Errorf("link record read as %+v", p)
+	}
+	if _, err := parseAttr(a[:len(a)-10]); err == nil {
+		t.Error("a link name past the record was accepted")
+	}
 }
