@@ -2,7 +2,6 @@ package enroll
 
 import (
 	"context"
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/sha256"
@@ -273,11 +272,7 @@ func (e Enroller) Enroll(ctx context.Context, o EnrollOptions) (*Result, error) 
 
 	// 04 Touch, sign attestation.
 	p.begin(4)
-	stmt.Timestamp = protocol.FormatTimestamp(e.Now())
-	compact, err := protocol.Sign(ctx, func(digest []byte) ([]byte, error) {
-		sig, _, err := key.Sign(ctx, e.UI, digest, crypto.SHA256, purpose)
-		return sig, err
-	}, []*x509.Certificate{signerCert}, stmt)
+	compact, err := SignStatement(ctx, key, e.UI, signerCert, stmt, purpose, e.Now())
 	if err != nil {
 		return nil, fmt.Errorf("signing the enrollment statement: %w", err)
 	}

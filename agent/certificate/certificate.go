@@ -52,6 +52,10 @@ type Options struct {
 	// ClientOptions are passed to renew.NewClient (tests pass
 	// WithServerRoots).
 	ClientOptions []renew.ClientOption
+	// OnChange, if set, is called after a Reconcile that changed the
+	// certificate's serial or state (a renewal, a refusal as revoked), so
+	// that the daemon can let the other controllers (the tunnel) follow.
+	OnChange func()
 }
 
 // Controller keeps the device certificate renewed.
@@ -112,9 +116,25 @@ func (c *Controller) Reconcile(ctx context.Context) (time.Time, error) {
 	}
 	c.mu.Lock()
 	r := c.renewer
+	before, beforeState := c.serial, r.Status().State
 	c.mu.Unlock()
 	next, err := r.Step(ctx)
+	c.mu.Lock()
+	changed := c.serial != before || r.Status().State != beforeState
+	c.mu.Unlock()
+	if changed && c.o.OnChange != nil {
+		c.o.OnChange()
+	}
 	return next, err
+}
+
+// Revoked reports whether step-ca refused a renewal because the
+// certificate is revoked.
+func (c *Controller) Revoked() bool {
+	c.mu.Lock()
+	r := c.renewer
+	c.mu.Unlock()
+	return r != nil && r.Status().State == renew.StateRevoked
 }
 
 // load (re)builds the renewer when the enrollment or the stored chain

@@ -11,9 +11,10 @@
 // definitive refusal (token used, expired, revoked, another laptop's) it
 // stops with a *RefusedError. A laptop that is already enrolled is left
 // alone (a crash between installing and deleting the token leaves such a
-// laptop, whose token the API would refuse as used). It does not run the
-// agent's other controllers, renew certificates or bring up the tunnel, and
-// it never logs the token.
+// laptop, whose token the API would refuse as used). Controller runs it as
+// the agent's "claim" controller, one attempt per reconcile pass. It does
+// not run the agent's other controllers, renew certificates or bring up the
+// tunnel, and it never logs the token.
 package claim
 
 import (
@@ -285,9 +286,7 @@ func (o *Options) defaults() {
 		o.Hardware = hwid.Read
 	}
 	if o.Dial == nil {
-		o.Dial = func(ctx context.Context, apiURL, fp string) (API, error) {
-			return apiclient.Dial(ctx, apiURL, fp, apiclient.WithTimeout(30*time.Second))
-		}
+		o.Dial = defaultDial
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -307,6 +306,11 @@ func (o *Options) defaults() {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+}
+
+// defaultDial reaches the tenant API pinned to the root fingerprint.
+func defaultDial(ctx context.Context, apiURL, fp string) (API, error) {
+	return apiclient.Dial(ctx, apiURL, fp, apiclient.WithTimeout(30*time.Second))
 }
 
 // sleep waits d or until ctx is done.

@@ -1,6 +1,6 @@
 // Package daemon is what `kiwistack-agent run` runs: it wires the reconcile
-// loop (agent/reconcile) with its controllers (enrollment, certificate; the
-// tunnel, launchers and OEM claim controllers plug in the same way), the
+// loop (agent/reconcile) with its controllers (enrollment, OEM claim,
+// certificate, tunnel; launchers plug in the same way), the
 // resume signal (platform/power), the local status endpoint (agent/status
 // over platform/localsock) and the state file, and runs them until its
 // context ends.
@@ -23,11 +23,14 @@ import (
 	"time"
 
 	"github.com/kiwistack/endpoint/agent/certificate"
+	"github.com/kiwistack/endpoint/agent/claim"
 	"github.com/kiwistack/endpoint/agent/enrollment"
 	"github.com/kiwistack/endpoint/agent/reconcile"
 	"github.com/kiwistack/endpoint/agent/renew"
 	"github.com/kiwistack/endpoint/agent/status"
+	"github.com/kiwistack/endpoint/agent/tunnel"
 	"github.com/kiwistack/endpoint/internal/atomicfile"
+	"github.com/kiwistack/endpoint/platform/hwid"
 	"github.com/kiwistack/endpoint/platform/localsock"
 	"github.com/kiwistack/endpoint/platform/paths"
 	"github.com/kiwistack/endpoint/platform/power"
@@ -38,9 +41,9 @@ import (
 // whole after a kill -9 at any point.
 const StateFile = "agent-state.json"
 
-// TunnelNotConfigured is the tunnel's state until the tunnel controller
-// exists.
-const TunnelNotConfigured = "not configured"
+// TunnelNotConfigured is the tunnel's state when the laptop is not
+// enrolled or the tenant runs no hub.
+const TunnelNotConfigured = tunnel.StateNotConfigured
 
 // Options configure a Daemon.
 type Options struct {
@@ -65,6 +68,12 @@ type Options struct {
 	MaxSleep time.Duration
 	// Ready, if set, is closed once the local endpoint listens.
 	Ready chan<- struct{}
+	// TunnelInterface is the WireGuard interface name
+	// (tunnel.DefaultInterface when empty).
+	TunnelInterface string
+	// Claim configures the OEM claim (Root and Logger are set from these
+	// options); tests set Hardware.
+	Claim claim.Options
 }
 
 // Daemon is a running agent.
@@ -73,7 +82,9 @@ type Daemon struct {
 	layout  paths.Layout
 	log     *slog.Logger
 	enroll  *enrollment.Controller
+	claim   *claim.Controller
 	cert    *certificate.Controller
+	tunnel  *tunnel.Controller
 	loop    *reconcile.Loop
 	started time.Time
 	resume  power.Source
@@ -107,6 +118,22 @@ func New(o Options) *Daemon {
 	d.enroll = enrollment.New(d.layout)
 	d.cert = certificate.New(d.enroll.Record, certificate.Options{
 		Policy: o.Policy, Now: o.Now, Logger: log.With("controller", "certificate"), ClientOptions: o.ClientOptions,
+		OnChange: d.Trigger,
+	})
+	co := o.Claim
+	co.Root = o.Root
+	if co.Hardware == nil && o.Root != "" {
+		// A sandbox root (tests) carries its own Linux-shaped sys and etc
+		// trees; the hardware identity is read there, not from the host.
+		co.Hardware = func(context.Context) (hwid.Fingerprint, error) { return hwid.ReadLinux(o.Root) }
+	}
+	if co.Logger == nil {
+		co.Logger = log.With("controller", "claim")
+	}
+	d.claim = claim.NewController(co, d.Trigger)
+	d.tunnel = tunnel.New(tunnel.Options{
+		Interface: o.TunnelInterface, StateDir: d.layout.StateDir, Record: d.enroll.Record, Revoked: d.cert.Revoked,
+		Now: o.Now, Logger: log.With("controller", "tunnel"),
 	})
 	return d
 }
@@ -131,7 +158,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.resume, d.started = src, d.o.Now()
 	d.loop = reconcile.New(reconcile.Options{
 		Now: d.o.Now, Wake: wake, MaxSleep: d.o.MaxSleep, Logger: d.log, AfterPass: d.save,
-	}, d.enroll, d.cert)
+	}, d.enroll, d.claim, d.cert, d.tunnel)
 
 	var wg sync.WaitGroup
 	var serveErr error
@@ -147,6 +174,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.log.Info("agent running", "state", d.layout.StateDir, "socket", d.o.Socket, "resume", string(src))
 	_ = d.loop.Run(ctx)
 	cancel()
+	// The tunnel lives as long as the agent: an embedded wireguard-go
+	// device cannot outlive the process anyway.
+	d.tunnel.Stop()
 	wg.Wait()
 	d.log.Info("agent stopped")
 	if serveErr != nil {
@@ -174,7 +204,7 @@ func (d *Daemon) Wakeups() int64 {
 func (d *Daemon) Status() status.Status {
 	s := status.Status{
 		Version: status.Version, Updated: d.o.Now(), Started: d.started, Resume: string(d.resume),
-		Tunnel:      status.Tunnel{State: TunnelNotConfigured},
+		Tunnel:      d.tunnel.Status(),
 		Certificate: d.cert.Status(),
 	}
 	if r := d.enroll.Record(); r != nil {

@@ -73,11 +73,21 @@ type Certificate struct {
 	Warnings []string `json:"warnings,omitempty"`
 }
 
-// Tunnel is the WireGuard tunnel's state; "not configured" until the tunnel
-// controller exists.
+// Tunnel is the WireGuard tunnel's state.
 type Tunnel struct {
-	State         string    `json:"state"`
+	// State is "not configured", "up", "down", "revoked" or "error".
+	State string `json:"state"`
+	// LastHandshake is the last completed handshake with the hub.
 	LastHandshake time.Time `json:"last_handshake,omitzero"`
+	// Interface and Backend ("kernel", "networkmanager", "userspace",
+	// "profile") say where it runs.
+	Interface string `json:"interface,omitempty"`
+	Backend   string `json:"backend,omitempty"`
+	// Address is the laptop's tunnel address; Endpoint the hub's.
+	Address  string `json:"address,omitempty"`
+	Endpoint string `json:"endpoint,omitempty"`
+	// Message says why it is not up, or what it is connected to.
+	Message string `json:"message,omitempty"`
 }
 
 // Controller is one controller's own status.

@@ -42,6 +42,12 @@ func WriteText(w io.Writer, s *Status) error {
 		}
 	}
 	p("tunnel:       %s", s.Tunnel.State)
+	if t := s.Tunnel; t.Address != "" {
+		p("  address:    %s on %s (%s), hub %s", t.Address, t.Interface, t.Backend, t.Endpoint)
+	}
+	if t := s.Tunnel; !t.LastHandshake.IsZero() {
+		p("  handshake:  %s", ts(t.LastHandshake))
+	}
 	p("resume:       %s", s.Resume)
 	p("running since %s", ts(s.Started))
 	for _, c := range s.Controllers {

@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/kiwistack/endpoint/agent/daemon"
+	"github.com/kiwistack/endpoint/agent/tunnel"
 	"github.com/kiwistack/endpoint/internal/cli"
 	"github.com/kiwistack/endpoint/platform/service"
 	"github.com/spf13/cobra"
@@ -15,6 +16,7 @@ import (
 // daemonFlags are the flags shared by run, install and status.
 type daemonFlags struct {
 	root, state, socket string
+	tunnelInterface     string
 }
 
 func (f *daemonFlags) add(cmd *cobra.Command) {
@@ -22,10 +24,12 @@ func (f *daemonFlags) add(cmd *cobra.Command) {
 	fl.StringVar(&f.root, "root", "", "filesystem root the agent's files live under (for tests and sandboxes; default /)")
 	fl.StringVar(&f.state, "state", "", "state directory (default "+daemon.Options{}.Layout().StateDir+" under --root)")
 	fl.StringVar(&f.socket, "socket", "", "local status endpoint (default "+daemon.DefaultSocket("")+" under --root)")
+	fl.StringVar(&f.tunnelInterface, "tunnel-interface", "", "the WireGuard interface name (default "+tunnel.DefaultInterface+"; unique on the machine)")
+	_ = fl.MarkHidden("tunnel-interface")
 }
 
 func (f *daemonFlags) options(logger *slog.Logger) daemon.Options {
-	return daemon.Options{Root: f.root, StateDir: f.state, Socket: f.socket, Logger: logger}
+	return daemon.Options{Root: f.root, StateDir: f.state, Socket: f.socket, Logger: logger, TunnelInterface: f.tunnelInterface}
 }
 
 // serviceCmds are install, uninstall, start, stop, restart and run: the

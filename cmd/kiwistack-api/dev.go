@@ -1,7 +1,9 @@
 package main
 
 import (
+	"fmt"
 	"log/slog"
+	"net/netip"
 
 	"github.com/kiwistack/endpoint/internal/cli"
 	"github.com/kiwistack/endpoint/server/dev"
@@ -11,8 +13,10 @@ import (
 // devCmd is `kiwistack-api dev --state DIR --tenant SLUG [--listen ADDR]` (dev.Run).
 func devCmd(stdio cli.IO, logger **slog.Logger) *cobra.Command {
 	var o dev.Options
+	var h dev.HubOptions
+	var prefix string
 	cmd := &cobra.Command{
-		Use:   "dev --state DIR --tenant SLUG [--listen ADDR] [--attestation-root FILE]",
+		Use:   "dev --state DIR --tenant SLUG [--listen ADDR] [--attestation-root FILE] [--hub-listen UDPADDR --hub-interface NAME [--hub-prefix CIDR]]",
 		Short: "Run a complete local tenant: PKI, embedded step-ca, store and API on one TLS listener",
 		Long: "Creates (once) the tenant's root, intermediate and TLS certificate in DIR, starts step-ca in-process,\n" +
 			"opens DIR/api.db and serves the API (/v1/…, /healthz, /readyz) and step-ca (/health, /roots, /renew, …)\n" +
@@ -21,9 +25,25 @@ func devCmd(stdio cli.IO, logger **slog.Logger) *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.Logger, o.Out = *logger, stdio.Out
+			if h.Listen != "" || h.Interface != "" {
+				p, err := netip.ParsePrefix(prefix)
+				if err != nil {
+					return cli.WithCode(cli.ExitUsage, fmt.Errorf("--hub-prefix: %w", err))
+				}
+				h.Prefix = p
+				o.Hub = &h
+			}
 			return dev.Run(cmd.Context(), o)
 		},
 	}
+	cmd.Flags().StringVar(&h.Listen, "hub-listen", "", "run the WireGuard hub on this UDP address (host:port) with an in-process wireguard-go device; needs Linux, root and /dev/net/tun")
+	cmd.Flags().StringVar(&h.Interface, "hub-interface", "", "the hub's interface name (unique on the machine: the UAPI socket directory /var/run/wireguard is shared)")
+	cmd.Flags().StringVar(&prefix, "hub-prefix", dev.DefaultHubPrefix, "the tunnel prefix; the hub takes its first address, devices the following ones")
+	cmd.Flags().StringVar(&h.Endpoint, "hub-endpoint", "", "the hub's address as devices reach it (default: --hub-listen)")
+	cmd.Flags().DurationVar(&h.Resync, "hub-resync", 0, "the longest time between hub syncs (default 30s)")
+	cmd.Flags().DurationVar(&o.DeviceLifetime, "device-lifetime", 0, "lifetime of device certificates (default 24h; tests use minutes)")
+	_ = cmd.Flags().MarkHidden("hub-resync")
+	_ = cmd.Flags().MarkHidden("device-lifetime")
 	cmd.Flags().StringVar(&o.StateDir, "state", "", "the state directory (created 0700 if missing)")
 	cmd.Flags().StringVar(&o.Tenant, "tenant", "", "the tenant slug (e.g. acme-corp)")
 	cmd.Flags().StringVar(&o.Listen, "listen", dev.DefaultListen, "the TCP address to serve on")

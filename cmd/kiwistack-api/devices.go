@@ -16,7 +16,7 @@ func devicesCmd(stdio cli.IO, _ **slog.Logger) *cobra.Command {
 	var dir string
 	cmd := &cobra.Command{
 		Use:   "devices",
-		Short: "List the enrolled devices of a dev state directory and allow re-enrollments",
+		Short: "List the enrolled devices of a dev state directory, allow re-enrollments and revoke devices",
 		Args:  cobra.NoArgs,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
@@ -48,7 +48,21 @@ func devicesCmd(stdio cli.IO, _ **slog.Logger) *cobra.Command {
 		},
 	}
 	allow.Flags().DurationVar(&window, "for", devices.DefaultAllowance, "how long the allowance lasts (at most 168h)")
-	cmd.AddCommand(list, allow)
+	var reason string
+	revoke := &cobra.Command{
+		Use:   "revoke --state DIR DEVICE-ID [--reason TEXT]",
+		Short: "Revoke a device: every certificate at step-ca, the device record, its tunnel peer",
+		Long: "Marks the device revoked in the store with one audit entry (actor 0, the operator at the server),\n" +
+			"then revokes every certificate of it at step-ca (the running dev tenant's, or the CA in DIR). The hub\n" +
+			"of a running dev tenant removes the peer with the next API request, within 30 s at the latest. The\n" +
+			"agent stops renewing, takes the tunnel down and reports revoked. Running it again retries step-ca.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return devicesExitCode(devices.Revoke(cmd.Context(), stdio.Out, dir, args[0], reason))
+		},
+	}
+	revoke.Flags().StringVar(&reason, "reason", "", "why, for step-ca and the audit log")
+	cmd.AddCommand(list, allow, revoke)
 	return cmd
 }
 

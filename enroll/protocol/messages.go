@@ -129,7 +129,31 @@ type AgentConfig struct {
 	RootFingerprint string `json:"root_fingerprint"`
 	// APIURL is the tenant API's URL.
 	APIURL string `json:"api_url"`
+	// WireGuard is the device's tunnel to the tenant's hub; absent when the
+	// tenant runs no hub. Optional within version 1.
+	WireGuard *WireGuardConfig `json:"wireguard,omitempty"`
 }
+
+// WireGuardConfig is the tunnel a device keeps to the tenant's hub. The
+// device's own key is derived from its device key (docs/wireguard-key.md)
+// and is never sent.
+type WireGuardConfig struct {
+	// Endpoint is the hub's UDP address, host:port.
+	Endpoint string `json:"endpoint"`
+	// PublicKey is the hub's WireGuard public key, base64 as wg(8) shows it.
+	PublicKey string `json:"public_key"`
+	// Address is the device's tunnel address with its prefix length, e.g.
+	// 100.96.0.7/32; stable for as long as the device record exists.
+	Address string `json:"address"`
+	// AllowedIPs are the prefixes routed to the hub, e.g. 100.96.0.0/16.
+	AllowedIPs []string `json:"allowed_ips"`
+	// HubAddress is the hub's own tunnel address, e.g. 100.96.0.1.
+	HubAddress string `json:"hub_address"`
+}
+
+// PathDeviceConfig is the device check-in: GET with the device certificate
+// as the TLS client certificate answers the current AgentConfig.
+const PathDeviceConfig = "/v1/device/config"
 
 // EnrollResponse is the API's answer to a successful EnrollRequest.
 type EnrollResponse struct {

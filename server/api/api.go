@@ -5,7 +5,10 @@
 // the device, POST /v1/claims does the same for an OEM laptop's first-boot
 // claim with a single-use bootstrap token, POST /v1/admin-certificates issues an administrator's slot 9a
 // certificate to the MSP (provisioning token, verified YubiKey attestation),
-// and /healthz and /readyz report liveness and readiness.
+// and /healthz and /readyz report liveness and readiness. /v1/operations
+// is the seven hops of every other privileged operation (request, sign,
+// cancel, read; server/authz decides, operations.go applies), and GET
+// /v1/audit serves the hash-chained audit log.
 //
 // Every rejected enrollment answers with a protocol.ErrorResponse carrying a
 // stable reason code and a safe message, writes exactly one audit entry and
@@ -109,6 +112,19 @@ type Config struct {
 	// that path at the proxy, or serve Metrics.Handler on a separate
 	// listener). No metrics when nil.
 	Metrics *metrics.Metrics
+	// OperatorRoots are the KiwiStack operators' trust anchors: a
+	// statement whose chain verifies against them (and not against
+	// Intermediate) is an operator co-signature (operations.go). No
+	// operator can co-sign when nil.
+	OperatorRoots *x509.CertPool
+	// Tunnel, when set, is the tenant's WireGuard hub (server/hub): its
+	// configuration goes into every AgentConfig, and GET /v1/device/config
+	// serves it (deviceconfig.go).
+	Tunnel Tunnel
+	// DeviceLifetime is the lifetime of device certificates;
+	// DeviceLifetime when 0 (tests use minutes, with the CA's minimum
+	// lowered to match).
+	DeviceLifetime time.Duration
 }
 
 // Server is the tenant API's http.Handler.
@@ -123,6 +139,8 @@ type Server struct {
 	handler http.Handler
 	// claims limits failed claims per remote address.
 	claims claimLimiter
+	// ops is the operations API's state (operations.go).
+	ops operations
 }
 
 // New checks cfg and returns the API's handler.
@@ -143,6 +161,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Policy.Tenant != "" && cfg.Policy.Tenant != cfg.Tenant {
 		return nil, fmt.Errorf("creating api: the policy is tenant %q's, not %q's", cfg.Policy.Tenant, cfg.Tenant)
 	}
+	stored, err := StoredPolicy(context.Background(), cfg.Store, cfg.Tenant, cfg.Policy)
+	if err != nil {
+		return nil, fmt.Errorf("creating api: %w", err)
+	}
+	cfg.Policy = stored
 	enrollRole, ok := cfg.Policy.SingleSigner(protocol.OpEnrollDevice)
 	if !ok {
 		return nil, errors.New("creating api: the policy's enroll_device must be one signature of a role (n-of-m, delays and operator co-signatures need the operations API)")
@@ -166,8 +189,10 @@ func New(cfg Config) (*Server, error) {
 	s.mux.HandleFunc("POST /v1/enrollments", s.handleEnroll)
 	s.mux.HandleFunc("POST /v1/admin-certificates", s.handleAdminCertificate)
 	s.mux.HandleFunc("POST /v1/claims", s.handleClaim)
+	s.mux.HandleFunc("GET /v1/device/config", s.handleDeviceConfig)
 	s.mux.HandleFunc("GET /healthz", s.handleHealth)
 	s.mux.HandleFunc("GET /readyz", s.handleReady)
+	s.initOperations()
 	s.handler = s.mux
 	if cfg.Metrics != nil {
 		cfg.Metrics.InitReasons(EnrollmentReasons()...)

@@ -409,7 +409,7 @@ func deviceExists(cause error) *apiError {
 // old's certificates are revoked afterwards.
 func (s *Server) complete(ctx context.Context, g grant, csr *x509.CertificateRequest, old *store.Device, now time.Time) (*protocol.EnrollResponse, *apiError) {
 	deviceID := protocol.DeviceID(g.deviceKeySHA256)
-	leaf, chain, err := s.cfg.CA.Sign(ctx, csr, deviceID, DeviceLifetime)
+	leaf, chain, err := s.cfg.CA.Sign(ctx, csr, deviceID, s.deviceLifetime())
 	if errors.Is(err, ca.ErrRefused) {
 		return nil, reject(http.StatusBadRequest, ReasonCARefused,
 			"the certificate authority refused the CSR; generate a CSR without names for the device key", err)
@@ -479,6 +479,7 @@ func (s *Server) complete(ctx context.Context, g grant, csr *x509.CertificateReq
 	for _, c := range chain[:len(chain)-1] {
 		resp.Chain = append(resp.Chain, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})))
 	}
+	resp.Config.WireGuard = s.tunnelConfig(ctx, deviceID)
 	return resp, nil
 }
 

@@ -70,7 +70,7 @@ const (
 // protocol.Reason included, in the order of docs/api.md's table. The
 // OpenAPI document's Reason enum is this list; a test keeps both true.
 func Reasons() []string {
-	return []string{
+	return append([]string{
 		ReasonMediaType, ReasonBodyTooLarge, protocol.ReasonMalformed, protocol.ReasonAlgorithm,
 		protocol.ReasonSignature, protocol.ReasonChain, ReasonCertExpired, protocol.ReasonStatement,
 		ReasonWrongOrganization, ReasonUnknownKey, ReasonKeyBurned, ReasonKeyMismatch, ReasonRoleInsufficient,
@@ -82,7 +82,9 @@ func Reasons() []string {
 		ReasonBadSubject, ReasonBadLifetime, ReasonBadAttestation, ReasonAttestationUntrusted, ReasonAttestationSlot,
 		ReasonAttestationSerial, ReasonAttestationPolicy, ReasonAttestedKeyMismatch,
 		ReasonTokenUnknown, ReasonTokenUsed, ReasonTokenRevoked, ReasonTokenExpired, ReasonSerialMismatch, ReasonRateLimited,
-	}
+		ReasonDeviceInactive, // the device check-in (deviceconfig.go)
+		// The operations API's come last (operations.go).
+	}, operationReasons()...)
 }
 
 // EnrollmentReasons returns the reason codes a rejected enrollment can
@@ -93,11 +95,11 @@ func EnrollmentReasons() []string {
 		ReasonUnknownOperation, ReasonNotReady,
 		ReasonProvisioningDisabled, ReasonProvisioningTokenMissing, ReasonProvisioningToken, ReasonUnknownRole,
 		ReasonBadSubject, ReasonBadLifetime, ReasonBadAttestation, ReasonAttestationUntrusted, ReasonAttestationSlot,
-		ReasonAttestationSerial, ReasonAttestationPolicy, ReasonAttestedKeyMismatch,
+		ReasonAttestationSerial, ReasonAttestationPolicy, ReasonAttestedKeyMismatch, ReasonDeviceInactive,
 	}
 	var rs []string
 	for _, r := range Reasons() {
-		if !slices.Contains(others, r) {
+		if !slices.Contains(others, r) && !slices.Contains(operationReasons(), r) {
 			rs = append(rs, r)
 		}
 	}

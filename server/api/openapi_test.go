@@ -44,11 +44,20 @@ var schemaTypes = map[string]reflect.Type{
 	"EnrollResponse":   reflect.TypeFor[protocol.EnrollResponse](),
 	"ClaimRequest":     reflect.TypeFor[protocol.ClaimRequest](),
 	"AgentConfig":      reflect.TypeFor[protocol.AgentConfig](),
+	"WireGuardConfig":  reflect.TypeFor[protocol.WireGuardConfig](),
 	"ErrorResponse":    reflect.TypeFor[protocol.ErrorResponse](),
 
 	"AdminCertificateRequest":  reflect.TypeFor[protocol.AdminCertificateRequest](),
 	"AdminCertificateResponse": reflect.TypeFor[protocol.AdminCertificateResponse](),
 	"AdminRosterEntry":         reflect.TypeFor[protocol.AdminRosterEntry](),
+
+	"OperationRequest":   reflect.TypeFor[protocol.OperationRequest](),
+	"SignatureRequest":   reflect.TypeFor[protocol.SignatureRequest](),
+	"OperationSignature": reflect.TypeFor[protocol.OperationSignature](),
+	"OperationInstance":  reflect.TypeFor[protocol.OperationInstance](),
+	"OperationList":      reflect.TypeFor[protocol.OperationList](),
+	"AuditEntry":         reflect.TypeFor[protocol.AuditEntry](),
+	"AuditPage":          reflect.TypeFor[protocol.AuditPage](),
 }
 
 // plainSchemas are the schemas with no Go struct: the reason enum and the

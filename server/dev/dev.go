@@ -5,7 +5,8 @@
 // intermediate.
 //
 // It owns the layout of the dev state directory (ca/, api.db, tls.crt,
-// tls.key) and the wiring between those packages. It does not decide
+// tls.key, operator/: a dev KiwiStack operator anchor and key for
+// co-signatures) and the wiring between those packages. It does not decide
 // enrollments, keep the roster's rules, or talk to an external step-ca.
 package dev
 
@@ -89,6 +90,13 @@ type Options struct {
 	// besides Yubico's (the virtual YubiKey's, for tests and demos); a loud
 	// warning is logged for each.
 	AttestationRootFile string
+	// Hub, when set, runs the WireGuard hub with an in-process userspace
+	// device (Linux, root, /dev/net/tun).
+	Hub *HubOptions
+	// DeviceLifetime is the lifetime of device certificates
+	// (api.DeviceLifetime when 0); shorter than a minute lowers the CA's
+	// minimum to match (tests).
+	DeviceLifetime time.Duration
 }
 
 // Info describes a running dev tenant.
@@ -147,7 +155,11 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("running dev tenant: %w", err)
 	}
-	e, err := ca.Open(CAPath(o.StateDir), o.Tenant, ca.WithLogger(o.Logger), ca.WithDNSNames(names...))
+	caOpts := []ca.Option{ca.WithLogger(o.Logger), ca.WithDNSNames(names...)}
+	if o.DeviceLifetime > 0 && o.DeviceLifetime < ca.DefaultMinLifetime {
+		caOpts = append(caOpts, ca.WithMinLifetime(o.DeviceLifetime))
+	}
+	e, err := ca.Open(CAPath(o.StateDir), o.Tenant, caOpts...)
 	if err != nil {
 		return fmt.Errorf("running dev tenant: %w", err)
 	}
@@ -160,6 +172,12 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("running dev tenant: %w", err)
 	}
+	operator, err := LoadOrCreateOperator(o.StateDir, time.Now())
+	if err != nil {
+		return fmt.Errorf("running dev tenant: %w", err)
+	}
+	operatorRoots := x509.NewCertPool()
+	operatorRoots.AddCert(operator.Root)
 	var pol *policy.Policy
 	if o.PolicyFile != "" {
 		if pol, err = policy.LoadFile(o.PolicyFile); err != nil {
@@ -188,6 +206,8 @@ func Run(ctx context.Context, o Options) error {
 			ProvisioningTokenSHA256: tokenSHA256,
 			AttestationVerifier:     verifier,
 			Policy:                  pol,
+			OperatorRoots:           operatorRoots,
+			DeviceLifetime:          o.DeviceLifetime,
 		},
 		DBPath:    DBPath(o.StateDir),
 		CAHandler: e.Handler(),
@@ -199,7 +219,18 @@ func Run(ctx context.Context, o Options) error {
 		},
 		Logger: o.Logger,
 	}
+	if o.Hub != nil {
+		ho, stop, err := startHub(o.StateDir, *o.Hub, o.Logger)
+		if err != nil {
+			return fmt.Errorf("running dev tenant: %w", err)
+		}
+		defer stop()
+		site.Hub = ho
+	}
 	err = serve.Serve(ctx, ln, site, func() {
+		if err := writeURL(o.StateDir, info.APIURL); err != nil {
+			o.Logger.Warn("recording the API URL for the CLI", "err", err)
+		}
 		o.Logger.Info("dev tenant serving", "tenant", o.Tenant, "api_url", info.APIURL, "root_fingerprint", info.RootFingerprint)
 		printInfo(o.Out, o, info)
 		if o.Ready != nil {
@@ -209,6 +240,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("running dev tenant: %w", err)
 	}
+	_ = os.Remove(filepath.Join(o.StateDir, URLFile))
 	o.Logger.Info("dev tenant stopped", "tenant", o.Tenant)
 	return nil
 }

@@ -1,11 +1,13 @@
 // Package devices lets the tenant's operator at the server manage the
 // enrolled devices of a dev state directory (server/dev): it lists the
-// device records, replaced ones included, and allows the re-enrollment of a
-// laptop, writing an audit entry for each allowance.
+// device records, replaced ones included, allows the re-enrollment of a
+// laptop and revokes a device (its record and every certificate at
+// step-ca), writing an audit entry for each.
 //
 // It acts as the operator on the server (audit actor 0) and needs no
-// YubiKey; it does not enroll, revoke or sign anything, and it does not
-// apply the authorization policy.
+// YubiKey; it does not enroll or sign anything, does not touch the
+// WireGuard interface (server/hub follows the store) and does not apply the
+// authorization policy.
 package devices
 
 import (

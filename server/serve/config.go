@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -50,6 +52,24 @@ type Config struct {
 	// PolicyFile is the tenant's policies/authorization.yaml
 	// (server/policy); empty: the default policy.
 	PolicyFile string
+	// Hub is the WireGuard hub; nil runs none.
+	Hub *HubConfig
+}
+
+// HubConfig is the WireGuard hub (server/hub) over an interface that an
+// external wireguard-go or the kernel provides (docs/serve.md).
+type HubConfig struct {
+	// Interface is the WireGuard interface's name.
+	Interface string
+	// Prefix is the tunnel prefix; the hub's interface has its first host.
+	Prefix netip.Prefix
+	// Endpoint is the hub's UDP address as devices reach it, host:port.
+	Endpoint string
+	// ListenPort, when not 0, is set on the interface.
+	ListenPort int
+	// KeyFile holds the hub's private key, generated there (0600) on
+	// first start.
+	KeyFile string
 }
 
 // TLSFiles names the server's certificate and key files.
@@ -116,12 +136,21 @@ func LoadConfig(path string) (*Config, error) {
 	}
 	dir := filepath.Dir(path)
 	for _, p := range []*string{&cfg.Database, &cfg.TLS.CertFile, &cfg.TLS.KeyFile,
-		&cfg.CA.Devices.KeyFile, &cfg.CA.Devices.PasswordFile, &cfg.CA.Admins.KeyFile, &cfg.CA.Admins.PasswordFile, &cfg.PolicyFile} {
+		&cfg.CA.Devices.KeyFile, &cfg.CA.Devices.PasswordFile, &cfg.CA.Admins.KeyFile, &cfg.CA.Admins.PasswordFile, &cfg.PolicyFile, hubKeyFile(cfg)} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
 	}
 	return cfg, nil
+}
+
+// hubKeyFile points at the hub's key file, or at a throwaway when there is
+// no hub.
+func hubKeyFile(cfg *Config) *string {
+	if cfg.Hub == nil {
+		return new(string)
+	}
+	return &cfg.Hub.KeyFile
 }
 
 // ParseConfig reads a configuration strictly: unknown and duplicate keys,
@@ -227,7 +256,7 @@ func (p *parser) file(n *yaml.Node, path string) string {
 }
 
 func (p *parser) top(root *yaml.Node) {
-	known := []string{"listen", "tenant", "database", "api_url", "tls", "ca", "provisioning_token_sha256", "policy_file"}
+	known := []string{"listen", "tenant", "database", "api_url", "tls", "ca", "provisioning_token_sha256", "policy_file", "hub"}
 	p.mapping(root, "", known, []string{"tenant", "database", "api_url", "tls", "ca"}, func(key string, v *yaml.Node, path string) {
 		switch key {
 		case "listen":
@@ -260,6 +289,8 @@ func (p *parser) top(root *yaml.Node) {
 			})
 		case "ca":
 			p.ca(v, path)
+		case "hub":
+			p.hub(v, path)
 		case "provisioning_token_sha256":
 			if s, ok := p.str(v, path); ok {
 				if !hex64RE.MatchString(s) {
@@ -301,6 +332,47 @@ func (p *parser) ca(n *yaml.Node, path string) {
 			p.c.CA.Admins = p.provisioner(v, path, ca.AdminProvisionerName)
 		}
 	})
+}
+
+func (p *parser) hub(n *yaml.Node, path string) {
+	h := &HubConfig{}
+	known := []string{"interface", "prefix", "endpoint", "listen_port", "key_file"}
+	p.mapping(n, path, known, []string{"interface", "prefix", "endpoint", "key_file"}, func(key string, v *yaml.Node, path string) {
+		switch key {
+		case "interface":
+			if s, ok := p.str(v, path); ok {
+				if len(s) > 15 || strings.ContainsAny(s, "/ \x00") {
+					p.Errorf(v, path, "%q is not an interface name (at most 15 characters, no / or spaces)", s)
+				}
+				h.Interface = s
+			}
+		case "prefix":
+			if s, ok := p.str(v, path); ok {
+				pr, err := netip.ParsePrefix(s)
+				if err != nil || pr.Bits() > pr.Addr().BitLen()-2 {
+					p.Errorf(v, path, "%q is not a tunnel prefix with room for devices (e.g. 100.96.0.0/16)", s)
+				}
+				h.Prefix = pr.Masked()
+			}
+		case "endpoint":
+			if s, ok := p.str(v, path); ok {
+				if host, port, err := net.SplitHostPort(s); err != nil || host == "" || port == "" {
+					p.Errorf(v, path, "%q is not HOST:PORT as devices reach the hub (e.g. hub.example.com:51820)", s)
+				}
+				h.Endpoint = s
+			}
+		case "listen_port":
+			port, err := strconv.Atoi(v.Value)
+			if v.Kind != yaml.ScalarNode || v.Tag != "!!int" || err != nil || port < 1 || port > 65535 {
+				p.Errorf(v, path, "want a UDP port between 1 and 65535, got %s", yamlnode.Describe(v))
+				return
+			}
+			h.ListenPort = port
+		case "key_file":
+			h.KeyFile = p.file(v, path)
+		}
+	})
+	p.c.Hub = h
 }
 
 func (p *parser) provisioner(n *yaml.Node, path, defaultName string) Provisioner {

@@ -3,6 +3,7 @@ package serve
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -11,8 +12,11 @@ import (
 	"os"
 	"path/filepath"
 
+	"golang.zx2c4.com/wireguard/wgctrl"
+
 	"github.com/kiwistack/endpoint/server/api"
 	"github.com/kiwistack/endpoint/server/ca"
+	"github.com/kiwistack/endpoint/server/hub"
 	"github.com/kiwistack/endpoint/server/policy"
 )
 
@@ -107,9 +111,25 @@ func Run(ctx context.Context, cfg *Config, o Options) error {
 			Policy:                  pol,
 		},
 		DBPath: cfg.Database,
-		TLS:    &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}},
+		// Client certificates are requested, not required: devices check
+		// in with theirs (GET /v1/device/config).
+		TLS: &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert},
+			ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: rootPool(remote.Roots())},
 		Ready:  remote.Health,
 		Logger: o.Logger,
+	}
+	if h := cfg.Hub; h != nil {
+		key, err := hub.LoadOrCreateKey(h.KeyFile, nil)
+		if err != nil {
+			return fmt.Errorf("running server: %w", err)
+		}
+		wg, err := wgctrl.New()
+		if err != nil {
+			return fmt.Errorf("running server: opening wgctrl for the hub: %w", err)
+		}
+		defer wg.Close()
+		site.Hub = &hub.Options{Interface: h.Interface, Prefix: h.Prefix, Endpoint: h.Endpoint, ListenPort: h.ListenPort,
+			PrivateKey: key, Client: wg}
 	}
 	err = Serve(ctx, ln, site, func() {
 		o.Logger.Info("server serving", "tenant", cfg.Tenant, "addr", info.Addr, "api_url", info.APIURL,
@@ -128,4 +148,13 @@ func Run(ctx context.Context, cfg *Config, o Options) error {
 	}
 	o.Logger.Info("server stopped", "tenant", cfg.Tenant)
 	return nil
+}
+
+// rootPool is a pool of roots.
+func rootPool(roots []*x509.Certificate) *x509.CertPool {
+	p := x509.NewCertPool()
+	for _, r := range roots {
+		p.AddCert(r)
+	}
+	return p
 }

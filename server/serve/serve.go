@@ -14,6 +14,7 @@ import (
 	"github.com/kiwistack/endpoint/enroll/protocol"
 	"github.com/kiwistack/endpoint/server/api"
 	"github.com/kiwistack/endpoint/server/ca"
+	"github.com/kiwistack/endpoint/server/hub"
 	"github.com/kiwistack/endpoint/server/metrics"
 	"github.com/kiwistack/endpoint/server/store"
 )
@@ -48,6 +49,12 @@ type Site struct {
 	Ready func(context.Context) error
 	// Logger receives the server's logs; discarded when nil.
 	Logger *slog.Logger
+	// Hub, when set, runs the WireGuard hub (server/hub) over the store
+	// that Serve opens: it syncs at start, after every API request (a
+	// cheap, coalesced poke, so that a revocation made by another process
+	// reaches the interface with the next request), at each certificate
+	// expiry and every Hub.Resync (at most 30 s by default).
+	Hub *hub.Options
 }
 
 // apiPaths are the paths the API owns when a CA handler takes the rest.
@@ -79,10 +86,28 @@ func Serve(ctx context.Context, ln net.Listener, s Site, started func()) error {
 		// /metrics and one JSON access-log line per request.
 		cfg.Metrics = metrics.New(metrics.WithAccessLog(cfg.Logger))
 	}
+	var tunnel *hub.Hub
+	if s.Hub != nil {
+		ho := *s.Hub
+		ho.Store = st
+		if ho.Logger == nil {
+			ho.Logger = s.Logger
+		}
+		if tunnel, err = hub.New(ho); err != nil {
+			return fmt.Errorf("serving: %w", err)
+		}
+		cfg.Tunnel = tunnel
+		hubCtx, stopHub := context.WithCancel(ctx)
+		defer stopHub()
+		go tunnel.Run(hubCtx)
+	}
 	apiHandler, err := api.New(cfg)
 	if err != nil {
 		return fmt.Errorf("serving: %w", err)
 	}
+	tickCtx, stopTick := context.WithCancel(ctx)
+	defer stopTick()
+	go tickOperations(tickCtx, apiHandler, s.Logger)
 	mux := http.NewServeMux()
 	if s.CAHandler != nil {
 		for _, p := range apiPaths {
@@ -95,8 +120,15 @@ func Serve(ctx context.Context, ln net.Listener, s Site, started func()) error {
 	if s.Ready != nil {
 		mux.Handle("/readyz", readyz(s.Ready, apiHandler, s.Logger))
 	}
+	var handler http.Handler = mux
+	if tunnel != nil {
+		handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			tunnel.Poke()
+			mux.ServeHTTP(w, r)
+		})
+	}
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.Logger.Handler(), slog.LevelWarn),

@@ -201,6 +201,12 @@ type AuditHead struct {
 // Store is the API's view of persistent state. Every method that writes does
 // so in one transaction: it either applies completely or not at all.
 type Store interface {
+	// OperationStore keeps the operations API's instances (operations.go).
+	OperationStore
+	// TunnelStore keeps the hub's tunnel addresses and device
+	// revocations (tunnel.go).
+	TunnelStore
+
 	// AddRosterEntry adds a YubiKey; ErrExists if the serial or key is known.
 	AddRosterEntry(ctx context.Context, e RosterEntry) error
 	// BurnKey marks a serial burned at time at; ErrNotFound if unknown.

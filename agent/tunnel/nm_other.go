@@ -1,0 +1,6 @@
+//go:build !linux
+
+package tunnel
+
+// NetworkManagerRunning is false outside Linux.
+func NetworkManagerRunning() bool { return false }

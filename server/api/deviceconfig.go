@@ -1,0 +1,142 @@
+package api
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/kiwistack/endpoint/enroll/protocol"
+	"github.com/kiwistack/endpoint/server/store"
+)
+
+// ReasonDeviceInactive answers a check-in of a device that is revoked,
+// locked, wiped or replaced.
+const ReasonDeviceInactive = "device_inactive"
+
+// Tunnel is the tenant's WireGuard hub as the API uses it; *hub.Hub
+// implements it.
+type Tunnel interface {
+	// Config returns device id's tunnel configuration, allocating its
+	// address on first use.
+	Config(ctx context.Context, id string) (*protocol.WireGuardConfig, error)
+	// Poke asks the hub to sync with the store soon, without blocking.
+	Poke()
+}
+
+// deviceLifetime is the lifetime of new device certificates.
+func (s *Server) deviceLifetime() time.Duration {
+	if s.cfg.DeviceLifetime > 0 {
+		return s.cfg.DeviceLifetime
+	}
+	return DeviceLifetime
+}
+
+// tunnelConfig returns device id's tunnel configuration, nil without a hub;
+// a failure is logged and leaves the tunnel out (the agent gets it at its
+// next check-in), and the hub is poked to add the new peer.
+func (s *Server) tunnelConfig(ctx context.Context, id string) *protocol.WireGuardConfig {
+	if s.cfg.Tunnel == nil {
+		return nil
+	}
+	defer s.cfg.Tunnel.Poke()
+	c, err := s.cfg.Tunnel.Config(ctx, id)
+	if err != nil {
+		s.log.Error("no tunnel configuration for the device", "device", id, "err", err)
+		return nil
+	}
+	return c
+}
+
+// handleDeviceConfig is the device check-in, GET /v1/device/config: the
+// TLS client certificate must be a device certificate of this tenant,
+// verified against the tenant intermediate, of an active device whose
+// WireGuard key it binds. A renewed certificate is recorded on the way, so
+// that the hub keeps the peer until the new NotAfter. It answers the
+// current AgentConfig.
+func (s *Server) handleDeviceConfig(w http.ResponseWriter, r *http.Request) {
+	now := s.cfg.Now()
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		s.fail(w, r, reject(http.StatusUnauthorized, protocol.ReasonChain,
+			"present the device certificate as the TLS client certificate", errors.New("no client certificate")))
+		return
+	}
+	leaf := r.TLS.PeerCertificates[0]
+	inter := x509.NewCertPool()
+	for _, c := range r.TLS.PeerCertificates[1:] {
+		inter.AddCert(c)
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: s.roots, Intermediates: inter, CurrentTime: now,
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		s.fail(w, r, reject(http.StatusUnauthorized, protocol.ReasonChain,
+			"the client certificate is not a valid device certificate of this tenant; re-enroll the device", err))
+		return
+	}
+	id := deviceID(leaf, s.cfg.Tenant)
+	if id == "" {
+		s.fail(w, r, reject(http.StatusUnauthorized, protocol.ReasonChain,
+			"the client certificate names no device of this tenant", errors.New("no device uri")))
+		return
+	}
+	d, err := s.cfg.Store.DeviceByID(r.Context(), id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		s.fail(w, r, reject(http.StatusForbidden, ReasonDeviceInactive, "this device is not enrolled; re-enroll it", err))
+		return
+	case err != nil:
+		s.fail(w, r, reject(http.StatusInternalServerError, ReasonInternal, "the device could not be looked up; try again later", err))
+		return
+	case d.Status != store.StatusActive:
+		s.fail(w, r, reject(http.StatusForbidden, ReasonDeviceInactive,
+			"this device is "+d.Status+"; re-enroll it with an administrator", errors.New("device "+d.Status)))
+		return
+	case !bindsKey(leaf, d.WireGuardPublicKey):
+		s.fail(w, r, reject(http.StatusForbidden, ReasonCSRWireGuard,
+			"the certificate's WireGuard key is not the device's; re-enroll the device", errors.New("wireguard key differs from the record")))
+		return
+	}
+	serial := hex.EncodeToString(leaf.SerialNumber.Bytes())
+	known := false
+	for _, c := range d.Certificates {
+		known = known || c.Serial == serial
+	}
+	if !known {
+		if err := s.cfg.Store.AddDeviceCertificate(r.Context(), id, store.DeviceCertificate{Serial: serial, NotAfter: leaf.NotAfter, IssuedAt: now}); err != nil {
+			s.fail(w, r, reject(http.StatusInternalServerError, ReasonInternal, "the check-in could not be recorded; try again later", err))
+			return
+		}
+	}
+	cfg := protocol.AgentConfig{Version: 1, Tenant: s.cfg.Tenant, DeviceID: id, CAURL: s.cfg.CAURL,
+		RootFingerprint: s.cfg.RootFingerprint, APIURL: s.cfg.APIURL, WireGuard: s.tunnelConfig(r.Context(), id)}
+	writeJSON(w, http.StatusOK, cfg)
+}
+
+// deviceID returns the device id a device certificate of tenant names in
+// its URI SAN, "" if none.
+func deviceID(c *x509.Certificate, tenant string) string {
+	prefix := protocol.DeviceURI(tenant, "").String()
+	for _, u := range c.URIs {
+		if rest, ok := strings.CutPrefix(u.String(), prefix); ok && rest != "" {
+			return rest
+		}
+	}
+	return ""
+}
+
+// bindsKey reports whether c carries the URI SAN of the WireGuard public
+// key wg (wg form).
+func bindsKey(c *x509.Certificate, wg string) bool {
+	want, err := protocol.WireGuardURI(wg)
+	if err != nil {
+		return false
+	}
+	for _, u := range c.URIs {
+		if u.String() == want {
+			return true
+		}
+	}
+	return false
+}
