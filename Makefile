@@ -10,12 +10,16 @@ PKG      := github.com/kiwistack/endpoint
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 DATE     ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
-LDFLAGS  := -s -w -X $(PKG)/version.Version=$(VERSION) -X $(PKG)/version.Commit=$(COMMIT) -X $(PKG)/version.Date=$(DATE)
+BASE_LDFLAGS := -s -w -X $(PKG)/version.Version=$(VERSION) -X $(PKG)/version.Commit=$(COMMIT) -X $(PKG)/version.Date=$(DATE)
+# RELEASE_PUB, the release public key (minisign base64), is set by `make
+# packages` only: the enroller it builds installs agent packages signed by
+# that key and no other; a plain `make build` trusts none (docs/packages.md).
+LDFLAGS   = $(BASE_LDFLAGS)$(if $(RELEASE_PUB), -X $(PKG)/enroll/agentpkg.ReleaseKey=$(RELEASE_PUB))
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 # Tests that need root, pcscd or namespaces fail instead of skipping when this is set.
 export KIWISTACK_REQUIRE_HW_TESTS ?= 1
 
-.PHONY: help build test test-deps test-nocgo cross lint fmt demo clean bench packages
+.PHONY: help build test test-deps test-nocgo cross lint fmt demo clean bench packages packages-unsigned test-packages
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -56,7 +60,21 @@ lint: ## gofmt check, go vet, staticcheck
 demo: build ## a virtual YubiKey provisioned and listed, step by step
 	scripts/demo
 
-packages: build ## build dist/*.deb for amd64 and arm64, dist/*.msi for amd64, a universal dist/*.pkg and dist/SHA256SUMS
+packages: ## build dist/*.deb (amd64, arm64), dist/*.msi (amd64), a universal dist/*.pkg, SHA256SUMS and a .minisig for each
+	@# The signing key: the minisign secret key file in $$KIWISTACK_RELEASE_KEY
+	@# (password in $$KIWISTACK_RELEASE_KEY_PASSWORD if encrypted), or else a
+	@# development key kept in $(BIN)/release-dev/. Its public key goes into
+	@# every kiwistack-enroll built below (docs/packages.md).
+	@# dist/ holds one commit's packages: what an earlier build left is removed.
+	rm -rf dist
+	$(GO) run ./packaging/cmd/mksign -key "$${KIWISTACK_RELEASE_KEY:-}" -dev-dir $(BIN)/release-dev -pub $(BIN)/release.pub
+	@$(MAKE) --no-print-directory packages-unsigned RELEASE_PUB="$$(cat $(BIN)/release.pub)"
+	$(GO) run ./packaging/cmd/mksign -key "$${KIWISTACK_RELEASE_KEY:-}" -dev-dir $(BIN)/release-dev -sign dist
+
+test-packages: test-deps packages ## build the packages, then check dist/ with lintian, msiinfo, bsdtar/cpio, minisign and sha256sum
+	scripts/test-packages
+
+packages-unsigned: build
 	@# amd64 packages the binaries of `make build`; arm64 is built here without
 	@# cgo, piv-go through the purego overlay as in scripts/cross.
 	@mkdir -p $(BIN)/linux-arm64 dist

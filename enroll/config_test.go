@@ -66,3 +66,22 @@ func FuzzParseConfig(f *testing.F) {
 		}
 	})
 }
+
+// TestShippedDefaultsParse reads the default enroll.yaml every installer
+// ships: each must be a valid, empty configuration of this parser.
+func TestShippedDefaultsParse(t *testing.T) {
+	for _, p := range []string{
+		"../packaging/deb/files/enroll.yaml",
+		"../packaging/msi/files/enroll.yaml",
+		"../packaging/pkg/files/enroll.yaml",
+	} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := ParseConfig(b)
+		if err != nil || c != (Config{}) {
+			t.Errorf("%s: %+v, %v; want an empty, valid configuration", p, c, err)
+		}
+	}
+}

@@ -15,8 +15,9 @@ import (
 const SumsName = "SHA256SUMS"
 
 // WriteSums writes dir/SHA256SUMS in sha256sum(1) format ("<hex>  <name>")
-// for every regular file in dir except itself, sorted by name, so that
-// `sha256sum -c SHA256SUMS` in dir checks every artefact.
+// for every regular file in dir except itself and detached signatures
+// (*.minisig, made after it), sorted by name, so that `sha256sum -c
+// SHA256SUMS` in dir checks every artefact.
 func WriteSums(dir string) error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -24,7 +25,8 @@ func WriteSums(dir string) error {
 	}
 	var names []string
 	for _, e := range entries {
-		if e.Type().IsRegular() && e.Name() != SumsName && !strings.HasPrefix(e.Name(), ".") {
+		if e.Type().IsRegular() && e.Name() != SumsName && !strings.HasPrefix(e.Name(), ".") &&
+			!strings.HasSuffix(e.Name(), ".minisig") {
 			names = append(names, e.Name())
 		}
 	}

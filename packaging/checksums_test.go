@@ -10,7 +10,7 @@ import (
 // TestWriteSums checks the file with sha256sum(1) itself.
 func TestWriteSums(t *testing.T) {
 	dir := t.TempDir()
-	for name, body := range map[string]string{"b.deb": "bee", "a.deb": "ay", SumsName: "stale"} {
+	for name, body := range map[string]string{"b.deb": "bee", "a.deb": "ay", SumsName: "stale", "a.deb.minisig": "signature"} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}

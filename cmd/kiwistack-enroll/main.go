@@ -19,6 +19,7 @@ func main() { cli.Exec("kiwistack-enroll", short, commands) }
 // commands adds the enroller's subcommands.
 func commands(root *cobra.Command, stdio cli.IO, logger **slog.Logger) {
 	root.AddCommand(keysCmd(stdio, logger), enrollCmd(stdio, logger), fingerprintCmd(stdio), adminCmd(stdio, logger))
+	root.AddCommand(installAgentCmd(stdio, logger))
 }
 
 // run runs the command tree with the given IO and arguments (tests).

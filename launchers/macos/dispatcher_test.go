@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kiwistack/endpoint/internal/golden"
 	"github.com/kiwistack/endpoint/launchers/catalog"
 	"github.com/kiwistack/endpoint/launchers/dispatch"
-	"github.com/kiwistack/endpoint/launchers/internal/golden"
 	"github.com/kiwistack/endpoint/launchers/internal/realtool"
 	"howett.net/plist"
 )

@@ -16,7 +16,7 @@ import (
 	"time"
 	"unicode/utf16"
 
-	"github.com/kiwistack/endpoint/launchers/internal/golden"
+	"github.com/kiwistack/endpoint/internal/golden"
 
 	"github.com/kiwistack/endpoint/launchers/catalog"
 	"github.com/kiwistack/endpoint/launchers/dispatch"

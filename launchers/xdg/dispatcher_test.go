@@ -8,10 +8,10 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/kiwistack/endpoint/internal/golden"
 	"github.com/kiwistack/endpoint/launchers/catalog"
 	"github.com/kiwistack/endpoint/launchers/desktopentry"
 	"github.com/kiwistack/endpoint/launchers/dispatch"
-	"github.com/kiwistack/endpoint/launchers/internal/golden"
 	"github.com/kiwistack/endpoint/launchers/internal/realtool"
 	"github.com/kiwistack/endpoint/launchers/mimeapps"
 )

@@ -10,11 +10,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kiwistack/endpoint/internal/golden"
 	"github.com/kiwistack/endpoint/launchers/catalog"
 	"github.com/kiwistack/endpoint/launchers/chromium"
 	"github.com/kiwistack/endpoint/launchers/fileset"
 	"github.com/kiwistack/endpoint/launchers/icon"
-	"github.com/kiwistack/endpoint/launchers/internal/golden"
 	"github.com/kiwistack/endpoint/launchers/internal/realtool"
 )
 

@@ -8,8 +8,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"text/template"
 	"time"
+
+	"github.com/kiwistack/endpoint/packaging/internal/render"
 )
 
 // Paths and names inside the installed system.
@@ -27,7 +28,7 @@ const (
 	// ConfigDir holds the agent's configuration; removed on purge only.
 	ConfigDir = "/etc/kiwistack"
 	// ConfigPath is the default configuration, a conffile.
-	ConfigPath = ConfigDir + "/agent.yaml"
+	ConfigPath = ConfigDir + "/enroll.yaml"
 	// StateDir holds the device's state; removed on purge only.
 	StateDir = "/var/lib/kiwistack"
 	// DocDir holds the copyright file and the changelog.
@@ -38,6 +39,8 @@ const (
 
 //go:embed files lintian-overrides
 var filesFS embed.FS
+
+var templates = render.Templates{FS: filesFS, Dir: "files"}
 
 // Data is what the templates in files/ are rendered from.
 type Data struct {
@@ -74,22 +77,15 @@ type Rendered struct {
 // function of d.
 func Render(d Data) (*Rendered, error) {
 	var r Rendered
-	for _, f := range []struct {
-		name string
-		dst  *[]byte
-	}{
-		{"kiwistack-agent.service", &r.Unit},
-		{"agent.yaml", &r.Config},
-		{"copyright", &r.Copyright},
-		{"postinst", &r.Postinst},
-		{"prerm", &r.Prerm},
-		{"postrm", &r.Postrm},
-	} {
-		b, err := renderFile(f.name, d)
-		if err != nil {
-			return nil, err
-		}
-		*f.dst = b
+	if err := templates.Files(d,
+		render.Target{Name: "kiwistack-agent.service", Dst: &r.Unit},
+		render.Target{Name: "enroll.yaml", Dst: &r.Config},
+		render.Target{Name: "copyright", Dst: &r.Copyright},
+		render.Target{Name: "postinst", Dst: &r.Postinst},
+		render.Target{Name: "prerm", Dst: &r.Prerm},
+		render.Target{Name: "postrm", Dst: &r.Postrm},
+	); err != nil {
+		return nil, err
 	}
 	// The overrides are shipped as written: lintian reads them from the package.
 	ov, err := fs.ReadFile(filesFS, "lintian-overrides")
@@ -103,22 +99,6 @@ func Render(d Data) (*Rendered, error) {
 	}
 	r.Changelog = cl
 	return &r, nil
-}
-
-func renderFile(name string, d Data) ([]byte, error) {
-	src, err := fs.ReadFile(filesFS, "files/"+name)
-	if err != nil {
-		return nil, fmt.Errorf("reading template %s: %w", name, err)
-	}
-	t, err := template.New(name).Option("missingkey=error").Parse(string(src))
-	if err != nil {
-		return nil, fmt.Errorf("parsing template %s: %w", name, err)
-	}
-	var b bytes.Buffer
-	if err := t.Execute(&b, d); err != nil {
-		return nil, fmt.Errorf("rendering %s: %w", name, err)
-	}
-	return b.Bytes(), nil
 }
 
 // changelog renders a one-entry changelog.Debian, gzip'd at maximum

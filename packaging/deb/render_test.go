@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kiwistack/endpoint/packaging/internal/pkgtest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -22,33 +24,14 @@ func TestRenderGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, g := range []struct {
-		name string
-		got  []byte
-	}{
-		{"kiwistack-agent.service", r.Unit},
-		{"postinst", r.Postinst},
-		{"prerm", r.Prerm},
-		{"postrm", r.Postrm},
-		{"agent.yaml", r.Config},
-		{"copyright", r.Copyright},
-	} {
-		t.Run(g.name, func(t *testing.T) {
-			path := filepath.Join("testdata", g.name+".golden")
-			if *update {
-				if err := os.WriteFile(path, g.got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if !bytes.Equal(g.got, want) {
-				t.Errorf("%s differs from %s (go test -update refreshes it after review):\n%s", g.name, path, g.got)
-			}
-		})
-	}
+	pkgtest.CheckGolden(t, *update,
+		pkgtest.Artefact{Name: "kiwistack-agent.service", Data: r.Unit},
+		pkgtest.Artefact{Name: "postinst", Data: r.Postinst},
+		pkgtest.Artefact{Name: "prerm", Data: r.Prerm},
+		pkgtest.Artefact{Name: "postrm", Data: r.Postrm},
+		pkgtest.Artefact{Name: "enroll.yaml", Data: r.Config},
+		pkgtest.Artefact{Name: "copyright", Data: r.Copyright},
+	)
 }
 
 func TestChangelog(t *testing.T) {
@@ -105,7 +88,7 @@ func TestMaintainerScriptsSyntax(t *testing.T) {
 // root holding the unit, the agent binary it starts and the host's targets
 // and sockets it refers to. systemd need not be running.
 func TestUnitVerify(t *testing.T) {
-	analyze := requireTool(t, "systemd-analyze", "systemd")
+	analyze := pkgtest.RequireTool(t, "systemd-analyze", "systemd")
 	r, err := Render(DefaultData("0.1.0", testDate))
 	if err != nil {
 		t.Fatal(err)

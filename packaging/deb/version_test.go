@@ -4,6 +4,8 @@ import (
 	"os/exec"
 	"testing"
 	"time"
+
+	"github.com/kiwistack/endpoint/packaging/internal/pkgtest"
 )
 
 func TestVersion(t *testing.T) {
@@ -39,7 +41,7 @@ func TestVersion(t *testing.T) {
 // TestVersionOrder checks with dpkg itself that the mapping sorts the way
 // the history does.
 func TestVersionOrder(t *testing.T) {
-	dpkg := requireTool(t, "dpkg", "dpkg")
+	dpkg := pkgtest.RequireTool(t, "dpkg", "dpkg")
 	at := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
 	order := []string{"b461ce8", "v0.1.0-rc1", "v0.1.0-rc1-2-gabc", "v0.1.0", "v0.1.0-1-gdef", "v0.1.0-1-gdef-dirty", "v0.1.0-12-g123", "v0.1.1"}
 	for i := 1; i < len(order); i++ {

@@ -1,75 +1,40 @@
 package msi
 
 import (
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/kiwistack/endpoint/packaging/internal/pkgtest"
 )
 
-// require skips the test with why, or fails it when
-// KIWISTACK_REQUIRE_HW_TESTS=1 (make test, CI) says it must run.
-func require(t *testing.T, ok bool, why string) {
-	t.Helper()
-	if ok {
-		return
-	}
-	if os.Getenv("KIWISTACK_REQUIRE_HW_TESTS") == "1" {
-		t.Fatalf("%s (KIWISTACK_REQUIRE_HW_TESTS=1: run make test-deps as root)", why)
-	}
-	t.Skip(why)
-}
-
-// requireTools is require for programs on PATH, given as name=package.
+// requireTools is pkgtest.RequireTool for programs on PATH, given as
+// name=package.
 func requireTools(t *testing.T, tools ...string) {
 	t.Helper()
 	for _, np := range tools {
 		name, pkg, _ := strings.Cut(np, "=")
-		_, err := exec.LookPath(name)
-		require(t, err == nil, name+" is not installed (Debian package "+pkg+")")
+		pkgtest.RequireTool(t, name, pkg)
 	}
 }
 
-var (
-	binOnce sync.Once
-	binDir  string
-	binErr  error
-)
+var bins pkgtest.Binaries
 
 // windowsBinaries cross-builds the real enroller and agent for
 // windows/amd64 without cgo, as `make packages` does, once per test binary,
 // and returns their directory.
 func windowsBinaries(t *testing.T) string {
 	t.Helper()
-	binOnce.Do(func() {
-		binDir, binErr = os.MkdirTemp("", "kiwistack-msi-bin-")
-		if binErr != nil {
-			return
-		}
+	return bins.Dir(t, "kiwistack-msi-bin-", func(dir string) error {
 		for _, c := range []string{"kiwistack-enroll", "kiwistack-agent"} {
-			cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(binDir, c+".exe"), "../../cmd/"+c)
-			cmd.Env = append(os.Environ(), "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0")
-			if out, err := cmd.CombinedOutput(); err != nil {
-				binErr = &buildError{c, string(out), err}
-				return
+			if err := pkgtest.GoBuild(c+" for windows", filepath.Join(dir, c+".exe"), "../../cmd/"+c,
+				[]string{"GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0"}); err != nil {
+				return err
 			}
 		}
+		return nil
 	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return binDir
-}
-
-type buildError struct {
-	name, out string
-	err       error
-}
-
-func (e *buildError) Error() string {
-	return "building " + e.name + " for windows: " + e.err.Error() + "\n" + e.out
 }
 
 // msiTable runs msiinfo export and returns the table's rows (the three

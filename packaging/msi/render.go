@@ -1,15 +1,14 @@
 package msi
 
 import (
-	"bytes"
 	"embed"
-	"encoding/xml"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"text/template"
+
+	"github.com/kiwistack/endpoint/packaging/internal/render"
 )
 
 // Names and places inside the installed system.
@@ -52,6 +51,8 @@ const (
 
 //go:embed files
 var filesFS embed.FS
+
+var templates = render.Templates{FS: filesFS, Dir: "files", Funcs: template.FuncMap{"x": render.XMLEscape}}
 
 // Data is what the templates in files/ are rendered from.
 type Data struct {
@@ -126,20 +127,13 @@ type Rendered struct {
 // function of d.
 func Render(d Data) (*Rendered, error) {
 	var r Rendered
-	for _, f := range []struct {
-		name string
-		dst  *[]byte
-	}{
-		{"kiwistack.wxs", &r.WXS},
-		{"enroll.yaml", &r.Config},
-		{"README.txt", &r.Readme},
-		{"LICENSE.txt", &r.License},
-	} {
-		b, err := renderFile(f.name, d)
-		if err != nil {
-			return nil, err
-		}
-		*f.dst = b
+	if err := templates.Files(d,
+		render.Target{Name: "kiwistack.wxs", Dst: &r.WXS},
+		render.Target{Name: "enroll.yaml", Dst: &r.Config},
+		render.Target{Name: "README.txt", Dst: &r.Readme},
+		render.Target{Name: "LICENSE.txt", Dst: &r.License},
+	); err != nil {
+		return nil, err
 	}
 	r.Fixups = fixups(d)
 	return &r, nil
@@ -166,31 +160,6 @@ func fixups(d Data) []string {
 			"VALUES ('{%s}', %s, %d, 'WIX_UPGRADE_DETECTED')",
 			d.UpgradeCode, q(d.Version), upgradeMigrateFeatures|upgradeVersionMaxInclusive),
 	}
-}
-
-func renderFile(name string, d Data) ([]byte, error) {
-	src, err := fs.ReadFile(filesFS, "files/"+name)
-	if err != nil {
-		return nil, fmt.Errorf("reading template %s: %w", name, err)
-	}
-	t, err := template.New(name).Option("missingkey=error").Funcs(template.FuncMap{"x": xmlEscape}).Parse(string(src))
-	if err != nil {
-		return nil, fmt.Errorf("parsing template %s: %w", name, err)
-	}
-	var b bytes.Buffer
-	if err := t.Execute(&b, d); err != nil {
-		return nil, fmt.Errorf("rendering %s: %w", name, err)
-	}
-	return b.Bytes(), nil
-}
-
-// xmlEscape escapes s for an XML attribute value.
-func xmlEscape(s string) (string, error) {
-	var b strings.Builder
-	if err := xml.EscapeText(&b, []byte(s)); err != nil {
-		return "", err
-	}
-	return b.String(), nil
 }
 
 // stage writes the rendered files into dir under the names the WiX source

@@ -6,12 +6,11 @@ import (
 	"errors"
 	"flag"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/kiwistack/endpoint/enroll"
+	"github.com/kiwistack/endpoint/packaging/internal/pkgtest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -30,32 +29,13 @@ func TestRenderGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, g := range []struct {
-		name string
-		got  []byte
-	}{
-		{"kiwistack.wxs", r.WXS},
-		{"enroll.yaml", r.Config},
-		{"README.txt", r.Readme},
-		{"LICENSE.txt", r.License},
-		{"fixups.sql", []byte(strings.Join(r.Fixups, ";\n") + ";\n")},
-	} {
-		t.Run(g.name, func(t *testing.T) {
-			path := filepath.Join("testdata", g.name+".golden")
-			if *update {
-				if err := os.WriteFile(path, g.got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if !bytes.Equal(g.got, want) {
-				t.Errorf("%s differs from %s (go test -update refreshes it after review):\n%s", g.name, path, g.got)
-			}
-		})
-	}
+	pkgtest.CheckGolden(t, *update,
+		pkgtest.Artefact{Name: "kiwistack.wxs", Data: r.WXS},
+		pkgtest.Artefact{Name: "enroll.yaml", Data: r.Config},
+		pkgtest.Artefact{Name: "README.txt", Data: r.Readme},
+		pkgtest.Artefact{Name: "LICENSE.txt", Data: r.License},
+		pkgtest.Artefact{Name: "fixups.sql", Data: []byte(strings.Join(r.Fixups, ";\n") + ";\n")},
+	)
 }
 
 // TestWXSWellFormed parses the WiX source as XML, with a product name that

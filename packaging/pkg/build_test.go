@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kiwistack/endpoint/packaging/internal/pkgtest"
 	"github.com/kiwistack/endpoint/packaging/pkg/internal/bomread"
 )
 
@@ -23,10 +24,10 @@ const maxSize = 25 << 20
 // the universal binaries, cksum(1) for the Bom's checksums, and the
 // independent Bom reader (internal/bomread, proven on Apple's Bom).
 func TestPackage(t *testing.T) {
-	bsdtar := requireTool(t, "bsdtar", "libarchive-tools")
-	cpio := requireTool(t, "cpio", "cpio")
-	bsdcpio := requireTool(t, "bsdcpio", "libarchive-tools")
-	file := requireTool(t, "file", "file")
+	bsdtar := pkgtest.RequireTool(t, "bsdtar", "libarchive-tools")
+	cpio := pkgtest.RequireTool(t, "cpio", "cpio")
+	bsdcpio := pkgtest.RequireTool(t, "bsdcpio", "libarchive-tools")
+	file := pkgtest.RequireTool(t, "file", "file")
 	dir := t.TempDir()
 	p, built := buildTestPkg(t, "v0.1.0-3-gabc1234", dir)
 	if filepath.Base(p) != "kiwistack_0.1.0.3_universal.pkg" {

@@ -1,16 +1,13 @@
 package pkg
 
 import (
-	"bytes"
 	"embed"
-	"encoding/xml"
-	"fmt"
-	"io/fs"
 	"strings"
 	"text/template"
 	"time"
 
 	"github.com/kiwistack/endpoint/launchers/macos"
+	"github.com/kiwistack/endpoint/packaging/internal/render"
 )
 
 // Names and paths inside the package and the installed system.
@@ -105,49 +102,24 @@ type Rendered struct {
 // function of d.
 func Render(d Data) (*Rendered, error) {
 	var r Rendered
-	for _, f := range []struct {
-		name string
-		dst  *[]byte
-	}{
-		{"PackageInfo", &r.PackageInfo},
-		{"Distribution", &r.Distribution},
-		{Label + ".plist", &r.Plist},
-		{"enroll.yaml", &r.Config},
-		{"LICENSE", &r.License},
-		{"preinstall", &r.Preinstall},
-		{"postinstall", &r.Postinstall},
-	} {
-		b, err := renderFile(f.name, d)
-		if err != nil {
-			return nil, err
-		}
-		*f.dst = b
+	if err := templates.Files(d,
+		render.Target{Name: "PackageInfo", Dst: &r.PackageInfo},
+		render.Target{Name: "Distribution", Dst: &r.Distribution},
+		render.Target{Name: Label + ".plist", Dst: &r.Plist},
+		render.Target{Name: "enroll.yaml", Dst: &r.Config},
+		render.Target{Name: "LICENSE", Dst: &r.License},
+		render.Target{Name: "preinstall", Dst: &r.Preinstall},
+		render.Target{Name: "postinstall", Dst: &r.Postinstall},
+	); err != nil {
+		return nil, err
 	}
 	return &r, nil
 }
 
-var funcs = template.FuncMap{"xml": xmlEscape, "sh": shQuote}
-
-func renderFile(name string, d Data) ([]byte, error) {
-	src, err := fs.ReadFile(filesFS, "files/"+name)
-	if err != nil {
-		return nil, fmt.Errorf("reading template %s: %w", name, err)
-	}
-	t, err := template.New(name).Funcs(funcs).Option("missingkey=error").Parse(string(src))
-	if err != nil {
-		return nil, fmt.Errorf("parsing template %s: %w", name, err)
-	}
-	var b bytes.Buffer
-	if err := t.Execute(&b, d); err != nil {
-		return nil, fmt.Errorf("rendering %s: %w", name, err)
-	}
-	return b.Bytes(), nil
-}
-
-func xmlEscape(s string) string {
-	var b strings.Builder
-	_ = xml.EscapeText(&b, []byte(s)) // writes to a strings.Builder never fail
-	return b.String()
+var templates = render.Templates{
+	FS:    filesFS,
+	Dir:   "files",
+	Funcs: template.FuncMap{"xml": render.XMLEscape, "sh": shQuote},
 }
 
 // shQuote quotes s as one word for sh: the scripts interpolate nothing

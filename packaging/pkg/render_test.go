@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/kiwistack/endpoint/enroll"
+	"github.com/kiwistack/endpoint/packaging/internal/pkgtest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -25,34 +26,15 @@ func TestRenderGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, g := range []struct {
-		name string
-		got  []byte
-	}{
-		{"PackageInfo", r.PackageInfo},
-		{"Distribution", r.Distribution},
-		{Label + ".plist", r.Plist},
-		{"enroll.yaml", r.Config},
-		{"LICENSE", r.License},
-		{"preinstall", r.Preinstall},
-		{"postinstall", r.Postinstall},
-	} {
-		t.Run(g.name, func(t *testing.T) {
-			path := filepath.Join("testdata", g.name+".golden")
-			if *update {
-				if err := os.WriteFile(path, g.got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if !bytes.Equal(g.got, want) {
-				t.Errorf("%s differs from %s (go test -update refreshes it after review):\n%s", g.name, path, g.got)
-			}
-		})
-	}
+	pkgtest.CheckGolden(t, *update,
+		pkgtest.Artefact{Name: "PackageInfo", Data: r.PackageInfo},
+		pkgtest.Artefact{Name: "Distribution", Data: r.Distribution},
+		pkgtest.Artefact{Name: Label + ".plist", Data: r.Plist},
+		pkgtest.Artefact{Name: "enroll.yaml", Data: r.Config},
+		pkgtest.Artefact{Name: "LICENSE", Data: r.License},
+		pkgtest.Artefact{Name: "preinstall", Data: r.Preinstall},
+		pkgtest.Artefact{Name: "postinstall", Data: r.Postinstall},
+	)
 }
 
 // TestConfigParses: the default configuration is what the enroller reads,
@@ -73,7 +55,7 @@ func TestConfigParses(t *testing.T) {
 
 // TestXMLWellFormed runs xmllint on PackageInfo, Distribution and the plist.
 func TestXMLWellFormed(t *testing.T) {
-	xmllint := requireTool(t, "xmllint", "libxml2-utils")
+	xmllint := pkgtest.RequireTool(t, "xmllint", "libxml2-utils")
 	d := testData()
 	d.Describe = `v1 <&> "quoted"` // escaping is exercised
 	r, err := Render(d)
@@ -98,7 +80,7 @@ func TestXMLWellFormed(t *testing.T) {
 // TestPlistutil has libplist read the launchd plist, convert it to binary
 // and back: it must survive the round trip with the keys launchd needs.
 func TestPlistutil(t *testing.T) {
-	plistutil := requireTool(t, "plistutil", "libplist-utils")
+	plistutil := pkgtest.RequireTool(t, "plistutil", "libplist-utils")
 	r, err := Render(testData())
 	if err != nil {
 		t.Fatal(err)
@@ -137,7 +119,7 @@ func TestPlistutil(t *testing.T) {
 
 // TestScripts runs sh -n and shellcheck on the rendered scripts.
 func TestScripts(t *testing.T) {
-	shellcheck := requireTool(t, "shellcheck", "shellcheck")
+	shellcheck := pkgtest.RequireTool(t, "shellcheck", "shellcheck")
 	r, err := Render(testData())
 	if err != nil {
 		t.Fatal(err)
@@ -168,7 +150,7 @@ func TestPostinstallConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	require(t, os.Geteuid() == 0, "postinstall chowns enroll.yaml to root: needs root")
+	pkgtest.Require(t, os.Geteuid() == 0, "postinstall chowns enroll.yaml to root: needs root")
 	vol := t.TempDir()
 	cfg := filepath.Join(vol, ConfigPath)
 	if err := os.MkdirAll(filepath.Dir(cfg), 0o755); err != nil {
