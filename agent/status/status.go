@@ -31,7 +31,7 @@ type Status struct {
 	// Tunnel is the WireGuard tunnel.
 	Tunnel Tunnel `json:"tunnel"`
 	// Resume says where resume-from-sleep events come from ("logind",
-	// "clock-jump").
+	// "iokit", "suspend-resume", or the fallback "clock-jump").
 	Resume string `json:"resume"`
 	// Controllers is each controller's own status, in reconcile order.
 	Controllers []Controller `json:"controllers"`

@@ -3,14 +3,29 @@
 // clock, which on Linux stands still during suspend, so a timer set for a
 // wall-clock deadline fires late after a resume.
 //
-// Resumes is the one entry point. On Linux it listens for logind's
-// PrepareForSleep(false) signal on the system bus (power_linux.go); where no
-// system bus answers it logs once and falls back to a wall-clock-jump
-// detector. On macOS and Windows it is the jump detector for now: the OS
-// notifications to use there are IORegisterForSystemPower (kIOMessageSystemHasPoweredOn,
-// IOKit through cgo or purego) and RegisterSuspendResumeNotification or
-// WM_POWERBROADCAST/PBT_APMRESUMEAUTOMATIC (a service receives the latter as
-// SERVICE_CONTROL_POWEREVENT); see power_other.go.
+// Resumes is the one entry point. Each OS uses its native notification and
+// falls back, logging once, to a wall-clock-jump detector when registering
+// fails:
+//
+//   - Linux (power_linux.go): logind's PrepareForSleep(false) signal on the
+//     system bus; also the fallback when the bus goes away later.
+//   - macOS (power_darwin.go): IOKit's IORegisterForSystemPower, called
+//     through purego without cgo, on a goroutine locked to its OS thread
+//     that runs that thread's CFRunLoop. kIOMessageSystemHasPoweredOn is a
+//     resume; kIOMessageCanSystemSleep and kIOMessageSystemWillSleep are
+//     acknowledged with IOAllowPowerChange (else macOS waits 30 seconds
+//     before sleeping).
+//   - Windows (power_windows.go): PowerRegisterSuspendResumeNotification
+//     from powrprof.dll with a DEVICE_NOTIFY_CALLBACK (no window, no
+//     service control handler); PBT_APMRESUMEAUTOMATIC and
+//     PBT_APMRESUMESUSPEND are resumes.
+//   - Other systems (power_other.go): the jump detector only.
+//
+// What is tested where: the Linux path against a private dbus-daemon; the
+// macOS and Windows message mappings (messages.go) and the callback
+// registry (registry.go) are pure and compiled on every OS, so their tests
+// run on Linux; the darwin and windows files themselves are only
+// cross-compiled and vetted here, and run only on those systems.
 //
 // It owns resume detection only: it never decides what to do on a resume.
 package power
@@ -48,6 +63,10 @@ type Source string
 const (
 	// SourceLogind: logind's PrepareForSleep signal (Linux).
 	SourceLogind Source = "logind"
+	// SourceIOKit: IOKit's IORegisterForSystemPower notifications (macOS).
+	SourceIOKit Source = "iokit"
+	// SourceSuspendResume: PowerRegisterSuspendResumeNotification (Windows).
+	SourceSuspendResume Source = "suspend-resume"
 	// SourceClockJump: the wall-clock-jump detector, one check per Interval.
 	SourceClockJump Source = "clock-jump"
 )
