@@ -17,7 +17,8 @@ func TestController(t *testing.T) {
 	var claimed atomic.Int32
 	var fail atomic.Bool
 	fail.Store(true)
-	now := time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
+	// The real time, so that the certificate the real step-ca issues is valid now.
+	now := time.Now().UTC().Truncate(time.Second)
 	c := NewController(Options{Root: root, Hardware: laptop("PF3CTRL1"), Now: func() time.Time { return now },
 		Dial: func(ctx context.Context, u, fp string) (API, error) {
 			if fail.Load() {
