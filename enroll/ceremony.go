@@ -20,6 +20,7 @@ import (
 	"github.com/kiwistack/endpoint/enroll/install"
 	"github.com/kiwistack/endpoint/enroll/protocol"
 	"github.com/kiwistack/endpoint/enroll/yubikey"
+	"github.com/kiwistack/endpoint/platform/localsock"
 	"github.com/kiwistack/endpoint/platform/paths"
 )
 
@@ -308,7 +309,7 @@ func (e Enroller) Enroll(ctx context.Context, o EnrollOptions) (*Result, error) 
 	p.begin(7)
 	p.detail("WireGuard public key  %s (derived from the device key)", wg.PublicKey)
 	p.detail("agent configuration   %s", layout.Enrollment())
-	p.end(7, "WireGuard key derived and the agent's configuration written; the agent brings the tunnel up when it starts")
+	p.end(7, "WireGuard key derived and the agent's configuration written; "+pokeAgent(ctx, localsock.DefaultPath(o.Root)))
 
 	res := &Result{
 		DeviceID: resp.DeviceID, Tenant: o.Tenant, Certificate: leaf, Chain: chain, Root: root,

@@ -1,6 +1,6 @@
 // Package daemon is what `kiwistack-agent run` runs: it wires the reconcile
 // loop (agent/reconcile) with its controllers (enrollment, OEM claim,
-// certificate, tunnel; launchers plug in the same way), the
+// certificate, remote commands, tunnel; launchers plug in the same way), the
 // resume signal (platform/power), the local status endpoint (agent/status
 // over platform/localsock) and the state file, and runs them until its
 // context ends.
@@ -24,6 +24,7 @@ import (
 
 	"github.com/kiwistack/endpoint/agent/certificate"
 	"github.com/kiwistack/endpoint/agent/claim"
+	"github.com/kiwistack/endpoint/agent/command"
 	"github.com/kiwistack/endpoint/agent/enrollment"
 	"github.com/kiwistack/endpoint/agent/reconcile"
 	"github.com/kiwistack/endpoint/agent/renew"
@@ -74,6 +75,10 @@ type Options struct {
 	// Claim configures the OEM claim (Root and Logger are set from these
 	// options); tests set Hardware.
 	Claim claim.Options
+	// Commands configures the remote-command controller (Record,
+	// StateDir, Now, Logger and OnLock are set from these options); its
+	// Executor is command.OSExecutor{Root} when nil.
+	Commands command.Options
 }
 
 // Daemon is a running agent.
@@ -85,6 +90,7 @@ type Daemon struct {
 	claim   *claim.Controller
 	cert    *certificate.Controller
 	tunnel  *tunnel.Controller
+	command *command.Controller
 	loop    *reconcile.Loop
 	started time.Time
 	resume  power.Source
@@ -131,9 +137,15 @@ func New(o Options) *Daemon {
 		co.Logger = log.With("controller", "claim")
 	}
 	d.claim = claim.NewController(co, d.Trigger)
+	cmo := o.Commands
+	cmo.Record, cmo.StateDir, cmo.Now, cmo.Logger, cmo.OnLock = d.enroll.Record, d.layout.StateDir, o.Now, log.With("controller", "command"), d.Trigger
+	if cmo.Executor == nil {
+		cmo.Executor = command.OSExecutor{Root: o.Root}
+	}
+	d.command = command.New(cmo)
 	d.tunnel = tunnel.New(tunnel.Options{
 		Interface: o.TunnelInterface, StateDir: d.layout.StateDir, Record: d.enroll.Record, Revoked: d.cert.Revoked,
-		Now: o.Now, Logger: log.With("controller", "tunnel"),
+		Locked: d.command.Locked, Now: o.Now, Logger: log.With("controller", "tunnel"),
 	})
 	return d
 }
@@ -158,7 +170,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.resume, d.started = src, d.o.Now()
 	d.loop = reconcile.New(reconcile.Options{
 		Now: d.o.Now, Wake: wake, MaxSleep: d.o.MaxSleep, Logger: d.log, AfterPass: d.save,
-	}, d.enroll, d.claim, d.cert, d.tunnel)
+	}, d.enroll, d.claim, d.cert, d.command, d.tunnel)
 
 	var wg sync.WaitGroup
 	var serveErr error
@@ -206,6 +218,7 @@ func (d *Daemon) Status() status.Status {
 		Version: status.Version, Updated: d.o.Now(), Started: d.started, Resume: string(d.resume),
 		Tunnel:      d.tunnel.Status(),
 		Certificate: d.cert.Status(),
+		Commands:    d.command.Status(),
 	}
 	if r := d.enroll.Record(); r != nil {
 		s.Enrollment = status.Enrollment{Enrolled: true, Tenant: r.Tenant, DeviceID: r.DeviceID, APIURL: r.APIURL}

@@ -35,6 +35,30 @@ type Status struct {
 	Resume string `json:"resume"`
 	// Controllers is each controller's own status, in reconcile order.
 	Controllers []Controller `json:"controllers"`
+	// Commands is the outcome of remote commands (agent/command), absent
+	// until a remote_lock or remote_wipe reached this laptop.
+	Commands *Commands `json:"commands,omitempty"`
+}
+
+// Commands says that the laptop was locked or wiped remotely.
+type Commands struct {
+	// State is "locked" or "wiped".
+	State string `json:"state"`
+	// Last is the last command carried out.
+	Last *Command `json:"last,omitempty"`
+}
+
+// Command is one remote command the agent carried out.
+type Command struct {
+	ID          string    `json:"id"`
+	Kind        string    `json:"kind"`
+	OperationID string    `json:"operation_id"`
+	RanAt       time.Time `json:"ran_at"`
+	// Result is "done" or "failed"; Message says what happened.
+	Result  string `json:"result"`
+	Message string `json:"message,omitempty"`
+	// Acknowledged is set once the tenant API recorded the result.
+	Acknowledged bool `json:"acknowledged"`
 }
 
 // Enrollment is whether and where the device is enrolled.

@@ -41,6 +41,13 @@ func WriteText(w io.Writer, s *Status) error {
 			p("warning:      %s", warn)
 		}
 	}
+	if c := s.Commands; c != nil {
+		p("device:       %s remotely by the tenant's administrators", c.State)
+		if l := c.Last; l != nil {
+			p("  command:    %s %s (operation %s) at %s: %s, %s", l.Kind, l.ID, l.OperationID, ts(l.RanAt), l.Result, l.Message)
+		}
+		p("action:       contact the tenant's administrators; the laptop must be re-enrolled")
+	}
 	p("tunnel:       %s", s.Tunnel.State)
 	if t := s.Tunnel; t.Address != "" {
 		p("  address:    %s on %s (%s), hub %s", t.Address, t.Interface, t.Backend, t.Endpoint)

@@ -18,13 +18,17 @@ import (
 // takes a new link, a NetworkManager connection when NetworkManager owns
 // its D-Bus name, otherwise wireguard-go in the agent.
 func newBackend(o Options) Backend {
-	return &linuxBackend{log: o.Logger, nm: o.NetworkManager}
+	return &linuxBackend{log: o.Logger, nm: o.NetworkManager, kernel: kernelLink}
 }
 
 // linuxBackend chooses on the first Up and keeps that choice.
 type linuxBackend struct {
 	log *slog.Logger
-	nm  func() bool
+	// nm reports whether NetworkManager owns its bus name.
+	nm func() bool
+	// kernel reports whether kernel WireGuard took a new link of that
+	// name (kernelLink).
+	kernel func(name string) bool
 
 	mu     sync.Mutex
 	chosen Backend
@@ -43,21 +47,33 @@ func (b *linuxBackend) Up(ctx context.Context, s Spec) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.chosen == nil {
-		if linkExists(s.Interface) {
-			// A leftover of an agent that did not stop cleanly: the name is ours.
-			_ = ip("link", "del", s.Interface)
-		}
-		switch {
-		case ip("link", "add", s.Interface, "type", "wireguard") == nil:
-			b.chosen = &kernelBackend{name: s.Interface}
-		case b.nm != nil && b.nm():
-			b.chosen = &nmBackend{}
-		default:
-			b.chosen = &userspaceBackend{log: b.log}
-		}
+		b.chosen = b.choose(s.Interface)
 		b.log.Info("tunnel backend chosen", "backend", b.chosen.Name(), "interface", s.Interface)
 	}
 	return b.chosen.Up(ctx, s)
+}
+
+// choose picks the backend for interface name: kernel, then
+// NetworkManager, then userspace.
+func (b *linuxBackend) choose(name string) Backend {
+	switch {
+	case b.kernel != nil && b.kernel(name):
+		return &kernelBackend{name: name}
+	case b.nm != nil && b.nm():
+		return &nmBackend{}
+	default:
+		return &userspaceBackend{log: b.log}
+	}
+}
+
+// kernelLink makes name a kernel WireGuard link, reporting whether the
+// kernel took it (the module is there and we may).
+func kernelLink(name string) bool {
+	if linkExists(name) {
+		// A leftover of an agent that did not stop cleanly: the name is ours.
+		_ = ip("link", "del", name)
+	}
+	return ip("link", "add", name, "type", "wireguard") == nil
 }
 
 func (b *linuxBackend) Down() error {

@@ -35,6 +35,7 @@ const (
 	StateUp            = "up"
 	StateDown          = "down"
 	StateRevoked       = "revoked"
+	StateLocked        = "locked"
 	StateError         = "error"
 )
 
@@ -52,6 +53,9 @@ type Options struct {
 	// Revoked reports whether the certificate controller learned that the
 	// certificate is revoked.
 	Revoked func() bool
+	// Locked reports whether a remote lock or wipe ran (agent/command):
+	// the tunnel then goes down and stays down. Never when nil.
+	Locked func() bool
 	// Backend runs the tunnel; the OS's when nil.
 	Backend Backend
 	// NetworkManager reports whether NetworkManager runs (Linux);
@@ -118,6 +122,10 @@ func (c *Controller) Reconcile(ctx context.Context) (time.Time, error) {
 	rec := c.o.Record()
 	if rec == nil {
 		c.down(StateNotConfigured, "not enrolled")
+		return time.Time{}, nil
+	}
+	if c.o.Locked != nil && c.o.Locked() {
+		c.down(StateLocked, "this laptop was locked remotely; the tunnel stays down")
 		return time.Time{}, nil
 	}
 	if c.o.Revoked() {

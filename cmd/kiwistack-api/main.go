@@ -25,5 +25,6 @@ func commands(root *cobra.Command, stdio cli.IO, logger **slog.Logger) {
 		f.DefValue = defaultLogFormat
 	}
 	root.AddCommand(policyCmd(stdio, logger), devCmd(stdio, logger), rosterCmd(stdio, logger), devicesCmd(stdio, logger),
-		bootstrapCmd(stdio, logger), serveCmd(stdio, logger), operatorCmd(stdio, logger), auditCmd(stdio, logger))
+		bootstrapCmd(stdio, logger), serveCmd(stdio, logger), operatorCmd(stdio, logger), auditCmd(stdio, logger),
+		trustCmd(stdio, logger))
 }

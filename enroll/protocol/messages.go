@@ -132,6 +132,11 @@ type AgentConfig struct {
 	// WireGuard is the device's tunnel to the tenant's hub; absent when the
 	// tenant runs no hub. Optional within version 1.
 	WireGuard *WireGuardConfig `json:"wireguard,omitempty"`
+	// CommandKey is the API's command-signing key (EncodeCommandKey),
+	// which the agent pins at enrollment and verifies device commands
+	// with; absent when the API signs no commands. Optional within
+	// version 1.
+	CommandKey string `json:"command_key,omitempty"`
 }
 
 // WireGuardConfig is the tunnel a device keeps to the tenant's hub. The

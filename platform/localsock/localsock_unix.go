@@ -16,6 +16,10 @@ import (
 	"syscall"
 )
 
+func defaultPath(root string) string {
+	return filepath.Join(root+"/", "var", "run", "kiwistack", "agent.sock")
+}
+
 func listen(path string) (net.Listener, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("listening on %s: %w", path, err)

@@ -14,6 +14,8 @@ import (
 // with no inherited entries.
 const pipeSDDL = "D:P(A;;GA;;;SY)(A;;GA;;;BA)"
 
+func defaultPath(string) string { return `\\.\pipe\kiwistack-agent` }
+
 func listen(path string) (net.Listener, error) {
 	l, err := winio.ListenPipe(path, &winio.PipeConfig{SecurityDescriptor: pipeSDDL})
 	if err != nil {

@@ -22,6 +22,7 @@ package api
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -125,6 +126,11 @@ type Config struct {
 	// DeviceLifetime when 0 (tests use minutes, with the CA's minimum
 	// lowered to match).
 	DeviceLifetime time.Duration
+	// CommandKey signs the commands an applied remote_lock or remote_wipe
+	// queues for its device (commands.go); its public key goes into every
+	// AgentConfig, where the agent pins it at enrollment. No command is
+	// queued when nil (the operation still locks the device out).
+	CommandKey ed25519.PrivateKey
 }
 
 // Server is the tenant API's http.Handler.
@@ -190,6 +196,8 @@ func New(cfg Config) (*Server, error) {
 	s.mux.HandleFunc("POST /v1/admin-certificates", s.handleAdminCertificate)
 	s.mux.HandleFunc("POST /v1/claims", s.handleClaim)
 	s.mux.HandleFunc("GET /v1/device/config", s.handleDeviceConfig)
+	s.mux.HandleFunc("GET /v1/device/commands", s.handleDeviceCommands)
+	s.mux.HandleFunc("POST /v1/device/commands/{id}/ack", s.handleCommandAck)
 	s.mux.HandleFunc("GET /healthz", s.handleHealth)
 	s.mux.HandleFunc("GET /readyz", s.handleReady)
 	s.initOperations()

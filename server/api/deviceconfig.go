@@ -110,7 +110,8 @@ func (s *Server) handleDeviceConfig(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	cfg := protocol.AgentConfig{Version: 1, Tenant: s.cfg.Tenant, DeviceID: id, CAURL: s.cfg.CAURL,
-		RootFingerprint: s.cfg.RootFingerprint, APIURL: s.cfg.APIURL, WireGuard: s.tunnelConfig(r.Context(), id)}
+		RootFingerprint: s.cfg.RootFingerprint, APIURL: s.cfg.APIURL, WireGuard: s.tunnelConfig(r.Context(), id),
+		CommandKey: s.commandKeyText()}
 	writeJSON(w, http.StatusOK, cfg)
 }
 

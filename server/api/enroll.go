@@ -155,10 +155,11 @@ func (s *Server) enroll(r *http.Request, en *auditSubject) (*protocol.EnrollResp
 	if err != nil {
 		return nil, protocolError(err)
 	}
-	stmt, leaf, err := signed.Verify(s.roots, nil, now)
-	if err != nil {
-		return nil, protocolError(err)
+	sg, e := s.verifySigner(ctx, signed, now, false)
+	if e != nil {
+		return nil, e
 	}
+	stmt, leaf := sg.stmt, sg.leaf
 	en.actor, en.digest = stmt.YubiKeySerial, stmt.Digest
 	if e := s.checkSigner(ctx, stmt, leaf); e != nil {
 		return nil, e
@@ -474,7 +475,7 @@ func (s *Server) complete(ctx context.Context, g grant, csr *x509.CertificateReq
 		Certificate: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf.Raw})),
 		Root:        string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: root.Raw})),
 		Config: protocol.AgentConfig{Version: 1, Tenant: s.cfg.Tenant, DeviceID: deviceID, CAURL: s.cfg.CAURL,
-			RootFingerprint: fp, APIURL: s.cfg.APIURL},
+			RootFingerprint: fp, APIURL: s.cfg.APIURL, CommandKey: s.commandKeyText()},
 	}
 	for _, c := range chain[:len(chain)-1] {
 		resp.Chain = append(resp.Chain, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})))

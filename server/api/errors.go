@@ -82,7 +82,8 @@ func Reasons() []string {
 		ReasonBadSubject, ReasonBadLifetime, ReasonBadAttestation, ReasonAttestationUntrusted, ReasonAttestationSlot,
 		ReasonAttestationSerial, ReasonAttestationPolicy, ReasonAttestedKeyMismatch,
 		ReasonTokenUnknown, ReasonTokenUsed, ReasonTokenRevoked, ReasonTokenExpired, ReasonSerialMismatch, ReasonRateLimited,
-		ReasonDeviceInactive, // the device check-in (deviceconfig.go)
+		ReasonDeviceInactive,                            // the device check-in (deviceconfig.go)
+		ReasonUnknownCommand, ReasonCommandAcknowledged, // device commands (commands.go)
 		// The operations API's come last (operations.go).
 	}, operationReasons()...)
 }
@@ -96,6 +97,7 @@ func EnrollmentReasons() []string {
 		ReasonProvisioningDisabled, ReasonProvisioningTokenMissing, ReasonProvisioningToken, ReasonUnknownRole,
 		ReasonBadSubject, ReasonBadLifetime, ReasonBadAttestation, ReasonAttestationUntrusted, ReasonAttestationSlot,
 		ReasonAttestationSerial, ReasonAttestationPolicy, ReasonAttestedKeyMismatch, ReasonDeviceInactive,
+		ReasonUnknownCommand, ReasonCommandAcknowledged,
 	}
 	var rs []string
 	for _, r := range Reasons() {

@@ -45,6 +45,9 @@ var schemaTypes = map[string]reflect.Type{
 	"ClaimRequest":     reflect.TypeFor[protocol.ClaimRequest](),
 	"AgentConfig":      reflect.TypeFor[protocol.AgentConfig](),
 	"WireGuardConfig":  reflect.TypeFor[protocol.WireGuardConfig](),
+	"CommandList":      reflect.TypeFor[protocol.CommandList](),
+	"SignedCommand":    reflect.TypeFor[protocol.SignedCommand](),
+	"CommandAck":       reflect.TypeFor[protocol.CommandAck](),
 	"ErrorResponse":    reflect.TypeFor[protocol.ErrorResponse](),
 
 	"AdminCertificateRequest":  reflect.TypeFor[protocol.AdminCertificateRequest](),

@@ -328,17 +328,12 @@ func (s *Server) handleStatement(w http.ResponseWriter, r *http.Request, cancel 
 		failed(protocolError(err))
 		return
 	}
-	operator := false
-	stmt, leaf, err := signed.Verify(s.roots, nil, now)
-	if errors.Is(err, protocol.ErrChain) && s.ops.operatorRoots != nil {
-		if st2, leaf2, err2 := signed.Verify(s.ops.operatorRoots, nil, now); err2 == nil {
-			stmt, leaf, err, operator = st2, leaf2, nil, true
-		}
-	}
-	if err != nil {
-		failed(protocolError(err))
+	sg, e := s.verifySigner(ctx, signed, now, true)
+	if e != nil {
+		failed(e)
 		return
 	}
+	stmt, leaf, operator := sg.stmt, sg.leaf, sg.operator
 	sub.actor = stmt.YubiKeySerial
 	if isCancel := stmt.Operation == authz.CancelOperation; isCancel != cancel {
 		want := "an approval of the operation (sign ID)"
@@ -470,6 +465,9 @@ func (s *Server) advance(ctx context.Context, id string, now time.Time, add *pen
 			up.State, up.Reason, up.Effect, up.EffectText, after = string(applied), "", eff, text, ac
 			after.applied = true
 			rec(0, resultApplied, "")
+			if eff != nil && eff.Command != nil {
+				rec(0, resultCommandQueued, eff.Command.ID)
+			}
 		}
 		return up, nil
 	})

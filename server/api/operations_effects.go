@@ -339,8 +339,19 @@ func (s *Server) effect(snap store.OperationSnapshot, req authz.Request, sigs []
 			return nil, "", ac, fmt.Errorf("device %s: %w", p[protocol.ParamDeviceID], store.ErrNotFound)
 		}
 		ac.revokeDevice = d
-		return &store.Effect{DeviceID: d.ID, DeviceStatus: status},
-			fmt.Sprintf("device %s marked %s and its certificates revoked; the agent's command fetch comes in a later version", d.ID, status), ac, nil
+		kind := protocol.CommandLock
+		if status == store.StatusWiped {
+			kind = protocol.CommandWipe
+		}
+		cmd, err := s.newCommand(d.ID, kind, snap.Operation.ID, req.Digest)
+		if err != nil {
+			return nil, "", ac, err
+		}
+		text := fmt.Sprintf("device %s marked %s, its tunnel peer removed and its certificates revoked", d.ID, status)
+		if cmd != nil {
+			text += fmt.Sprintf("; %s command %s queued for the agent's next check-in", kind, cmd.ID)
+		}
+		return &store.Effect{DeviceID: d.ID, DeviceStatus: status, Command: cmd}, text, ac, nil
 	case protocol.OpChangeJurisdiction, protocol.OpTenantDelete:
 		return nil, "decision recorded; KiwiStack's operators carry it out (no automatic effect in this version)", ac, nil
 	}

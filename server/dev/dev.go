@@ -67,6 +67,10 @@ func CAPath(dir string) string { return filepath.Join(dir, CADir) }
 // DBPath returns the store's path in the state directory dir.
 func DBPath(dir string) string { return filepath.Join(dir, DBFile) }
 
+// CommandKeyFile is the API's command-signing key in the state directory
+// (Ed25519, PEM, 0600), made on the first run (api.LoadOrCreateCommandKey).
+const CommandKeyFile = "command.key"
+
 // Options configures Run.
 type Options struct {
 	// StateDir holds everything the tenant keeps across restarts (required).
@@ -178,6 +182,10 @@ func Run(ctx context.Context, o Options) error {
 	}
 	operatorRoots := x509.NewCertPool()
 	operatorRoots.AddCert(operator.Root)
+	commandKey, err := api.LoadOrCreateCommandKey(filepath.Join(o.StateDir, CommandKeyFile), nil)
+	if err != nil {
+		return fmt.Errorf("running dev tenant: %w", err)
+	}
 	var pol *policy.Policy
 	if o.PolicyFile != "" {
 		if pol, err = policy.LoadFile(o.PolicyFile); err != nil {
@@ -208,6 +216,7 @@ func Run(ctx context.Context, o Options) error {
 			Policy:                  pol,
 			OperatorRoots:           operatorRoots,
 			DeviceLifetime:          o.DeviceLifetime,
+			CommandKey:              commandKey,
 		},
 		DBPath:    DBPath(o.StateDir),
 		CAHandler: e.Handler(),

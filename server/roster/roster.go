@@ -1,7 +1,11 @@
 // Package roster manages the tenant's roster of administrator YubiKeys in a
 // dev state directory (server/dev): it adds the entries that
 // `kiwistack-enroll keys provision` prints after checking each one against
-// the tenant intermediate, burns keys, and lists the roster.
+// the tenant intermediate, burns keys, and lists the roster. It also keeps
+// the tenant's trust list there (bring your own certificate: AddTrust,
+// ListTrust, RemoveTrust, with the checks of server/trust); the signers an
+// entry admits sign under pseudo-serials (protocol.BYOCSerial) that no
+// YubiKey entry may use.
 //
 // It owns the checks an entry must pass before it is stored (certificate
 // chains to this tenant's intermediate, its public key matches
@@ -28,6 +32,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/kiwistack/endpoint/enroll/protocol"
 	"github.com/kiwistack/endpoint/server/ca"
 	"github.com/kiwistack/endpoint/server/dev"
 	"github.com/kiwistack/endpoint/server/store"
@@ -106,6 +111,9 @@ func Check(e Entry, intermediate *x509.Certificate, now time.Time) error {
 	}
 	if e.Serial == 0 || e.Admin == "" || e.Role == "" {
 		return fail("serial, admin and role are required")
+	}
+	if protocol.IsBYOCSerial(e.Serial) {
+		return fail("serials from 2^31 up are the pseudo-serials of trust list signers, not YubiKeys")
 	}
 	block, _ := pem.Decode([]byte(e.Certificate))
 	if block == nil || block.Type != "CERTIFICATE" {

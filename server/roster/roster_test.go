@@ -1,8 +1,10 @@
 package roster
 
 import (
+	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParse(t *testing.T) {
@@ -27,5 +29,12 @@ func TestParse(t *testing.T) {
 		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
 			t.Errorf("%s: error %v, want %q", tt.name, err, tt.want)
 		}
+	}
+}
+
+func TestCheckRefusesPseudoSerials(t *testing.T) {
+	err := Check(Entry{Serial: 1<<31 | 7, Admin: "Ada", Role: "founder"}, nil, time.Now())
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "pseudo-serials") {
+		t.Errorf("err = %v", err)
 	}
 }

@@ -54,6 +54,10 @@ type Config struct {
 	PolicyFile string
 	// Hub is the WireGuard hub; nil runs none.
 	Hub *HubConfig
+	// CommandKeyFile holds the API's command-signing key (Ed25519, PEM),
+	// generated there (0600) on first start; empty: no device commands
+	// (remote_lock and remote_wipe still lock the device out).
+	CommandKeyFile string
 }
 
 // HubConfig is the WireGuard hub (server/hub) over an interface that an
@@ -136,7 +140,7 @@ func LoadConfig(path string) (*Config, error) {
 	}
 	dir := filepath.Dir(path)
 	for _, p := range []*string{&cfg.Database, &cfg.TLS.CertFile, &cfg.TLS.KeyFile,
-		&cfg.CA.Devices.KeyFile, &cfg.CA.Devices.PasswordFile, &cfg.CA.Admins.KeyFile, &cfg.CA.Admins.PasswordFile, &cfg.PolicyFile, hubKeyFile(cfg)} {
+		&cfg.CA.Devices.KeyFile, &cfg.CA.Devices.PasswordFile, &cfg.CA.Admins.KeyFile, &cfg.CA.Admins.PasswordFile, &cfg.PolicyFile, &cfg.CommandKeyFile, hubKeyFile(cfg)} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
@@ -256,7 +260,7 @@ func (p *parser) file(n *yaml.Node, path string) string {
 }
 
 func (p *parser) top(root *yaml.Node) {
-	known := []string{"listen", "tenant", "database", "api_url", "tls", "ca", "provisioning_token_sha256", "policy_file", "hub"}
+	known := []string{"listen", "tenant", "database", "api_url", "tls", "ca", "provisioning_token_sha256", "policy_file", "hub", "command_key_file"}
 	p.mapping(root, "", known, []string{"tenant", "database", "api_url", "tls", "ca"}, func(key string, v *yaml.Node, path string) {
 		switch key {
 		case "listen":
@@ -277,6 +281,8 @@ func (p *parser) top(root *yaml.Node) {
 			p.c.Database = p.file(v, path)
 		case "policy_file":
 			p.c.PolicyFile = p.file(v, path)
+		case "command_key_file":
+			p.c.CommandKeyFile = p.file(v, path)
 		case "api_url":
 			p.c.APIURL = p.httpsURL(v, path)
 		case "tls":

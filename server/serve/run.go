@@ -118,6 +118,11 @@ func Run(ctx context.Context, cfg *Config, o Options) error {
 		Ready:  remote.Health,
 		Logger: o.Logger,
 	}
+	if cfg.CommandKeyFile != "" {
+		if site.API.CommandKey, err = api.LoadOrCreateCommandKey(cfg.CommandKeyFile, nil); err != nil {
+			return fmt.Errorf("running server: %w", err)
+		}
+	}
 	if h := cfg.Hub; h != nil {
 		key, err := hub.LoadOrCreateKey(h.KeyFile, nil)
 		if err != nil {

@@ -92,6 +92,9 @@ type Effect struct {
 	// DeviceID and DeviceStatus set a device's status (remote_lock,
 	// remote_wipe).
 	DeviceID, DeviceStatus string
+	// Command, when set, is queued for its device (remote_lock,
+	// remote_wipe; commands.go).
+	Command *Command
 	// ReenrollDevice allows the re-enrollment of a device until
 	// ReenrollUntil, allowed by ReenrollBy (reenroll_consent).
 	ReenrollDevice string

@@ -286,6 +286,11 @@ func (s *SQLite) applyEffect(ctx context.Context, tx *sql.Tx, id string, e Effec
 			return fmt.Errorf("setting device %s %s: %w", e.DeviceID, e.DeviceStatus, ErrNotFound)
 		}
 	}
+	if e.Command != nil {
+		if err := insertCommand(ctx, tx, *e.Command); err != nil {
+			return err
+		}
+	}
 	if e.ReenrollDevice != "" {
 		var fp string
 		err := tx.QueryRowContext(ctx, `SELECT hardware_fingerprint FROM devices WHERE id = ? AND status <> 'replaced'`, e.ReenrollDevice).Scan(&fp)

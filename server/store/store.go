@@ -206,6 +206,10 @@ type Store interface {
 	// TunnelStore keeps the hub's tunnel addresses and device
 	// revocations (tunnel.go).
 	TunnelStore
+	// TrustStore keeps the trust list of BYOC signers (trust.go).
+	TrustStore
+	// CommandStore keeps device commands (commands.go).
+	CommandStore
 
 	// AddRosterEntry adds a YubiKey; ErrExists if the serial or key is known.
 	AddRosterEntry(ctx context.Context, e RosterEntry) error

@@ -17,6 +17,7 @@ import (
 	"github.com/kiwistack/endpoint/enroll/apiclient"
 	"github.com/kiwistack/endpoint/enroll/protocol"
 	"github.com/kiwistack/endpoint/enroll/yubikey"
+	"github.com/kiwistack/endpoint/test/e2e"
 	"github.com/kiwistack/endpoint/test/pcsctest"
 )
 
@@ -40,13 +41,10 @@ func (pinUI) Secret(context.Context, yubikey.SecretRequest) (string, error) {
 func BenchmarkEnrollment(b *testing.B) {
 	pcsctest.Require(b)
 	// The touch is the person's share: the key touches itself at once.
-	vk := pcsctest.Start(b, pcsctest.Options{Version: "5.7.1", TouchDelay: -1})
-	attRoot := writeAttestationRoot(b, vk)
-	tn := startTenant(b, attRoot)
-	admin := provision(b, tn, vk, attRoot, "sysadmin")
+	tn, admin := startWithAdmin(b, pcsctest.Options{Version: "5.7.1", TouchDelay: -1})
 	e := enroll.Enroller{
-		Client: yubikey.NewClient(yubikey.WithReaders(vk.Reader)),
-		UI:     pinUI{pin: admin.pin},
+		Client: yubikey.NewClient(yubikey.WithReaders(admin.Key.Reader)),
+		UI:     pinUI{pin: admin.PIN},
 		Dial: func(ctx context.Context, apiURL, fp string) (enroll.API, error) {
 			return apiclient.Dial(ctx, apiURL, fp)
 		},
@@ -55,7 +53,7 @@ func BenchmarkEnrollment(b *testing.B) {
 	ctx := context.Background()
 	for i := 0; b.Loop(); i++ {
 		root := filepath.Join(base, strconv.Itoa(i))
-		_, err := e.Enroll(ctx, enroll.EnrollOptions{APIURL: tn.apiURL, Tenant: "acme-corp", RootFingerprint: tn.fingerprint,
+		_, err := e.Enroll(ctx, enroll.EnrollOptions{APIURL: tn.APIURL, Tenant: "acme-corp", RootFingerprint: tn.Fingerprint,
 			Root: root, HardwareFingerprint: fmt.Sprintf("hw1:bench-%064d-%d", i, time.Now().UnixNano())})
 		if err != nil {
 			b.Fatal(err)
@@ -72,11 +70,11 @@ func BenchmarkEnrollment(b *testing.B) {
 // means nothing; the metric is rss-MB.
 func BenchmarkAPIMemoryAtRest(b *testing.B) {
 	vk := pcsctest.Start(b, pcsctest.Options{Version: "5.7.1"})
-	attRoot := writeAttestationRoot(b, vk)
+	attRoot := e2e.WriteAttestationRoot(b, vk.Root)
 	var rss float64
 	for b.Loop() {
-		tn := startTenant(b, attRoot)
-		c, err := apiclient.Dial(context.Background(), tn.apiURL, tn.fingerprint)
+		tn := e2e.StartTenant(b, attRoot)
+		c, err := apiclient.Dial(context.Background(), tn.APIURL, tn.Fingerprint)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -86,12 +84,12 @@ func BenchmarkAPIMemoryAtRest(b *testing.B) {
 			b.Fatal(err)
 		}
 		time.Sleep(time.Second)
-		kb, err := vmRSS(tn.pid)
+		kb, err := vmRSS(tn.PID)
 		if err != nil {
 			b.Fatal(err)
 		}
 		rss = float64(kb) / 1024
-		tn.stop()
+		tn.Stop()
 	}
 	b.ReportMetric(rss, "rss-MB")
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/kiwistack/endpoint/server/ca"
 	"github.com/kiwistack/endpoint/server/serve"
 	"github.com/kiwistack/endpoint/server/store"
+	"github.com/kiwistack/endpoint/test/e2e"
 )
 
 const tenant = "acme"
@@ -384,7 +385,7 @@ ca:
 	if got := leaf.NotAfter.Sub(leaf.NotBefore); got != 24*time.Hour+ca.Backdate {
 		t.Errorf("validity %s, want 24h plus backdate", got)
 	}
-	if !stepProvisioned(leaf) {
+	if !e2e.StepProvisioned(leaf) {
 		t.Error("the certificate has no step provisioner extension: it was not issued by step-ca")
 	}
 	if er.Config.CAURL != caURL || er.Config.RootFingerprint != pki.Fingerprint() {
@@ -426,16 +427,6 @@ func getStatus(t *testing.T, c *http.Client, url string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
-}
-
-// stepProvisioned reports whether c carries step-ca's provisioner extension.
-func stepProvisioned(c *x509.Certificate) bool {
-	for _, e := range c.Extensions {
-		if e.Id.String() == "1.3.6.1.4.1.37476.9000.64.1" {
-			return true
-		}
-	}
-	return false
 }
 
 // renew posts step-ca's /1.0/renew with the device's certificate in the TLS

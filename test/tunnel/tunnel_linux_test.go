@@ -4,7 +4,6 @@ package tunnel
 
 import (
 	"bufio"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -24,6 +23,7 @@ import (
 	"github.com/kiwistack/endpoint/agent/status"
 	"github.com/kiwistack/endpoint/internal/syncbuf"
 	"github.com/kiwistack/endpoint/platform/paths"
+	"github.com/kiwistack/endpoint/test/e2e"
 )
 
 const (
@@ -37,88 +37,16 @@ const (
 	lifetime = 60 * time.Second
 )
 
-var binDir string
-
 func TestMain(m *testing.M) {
-	os.Exit(func() int {
-		if reason := missing(); reason != "" {
-			// TestClaimTunnelRevoke reports it; nothing to build.
-			return m.Run()
-		}
-		dir, err := os.MkdirTemp("", "kiwistack-tunnel-bin")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(dir)
-		cmd := exec.Command("go", "build", "-o", dir+"/", "github.com/kiwistack/endpoint/cmd/kiwistack-api", "github.com/kiwistack/endpoint/cmd/kiwistack-agent")
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "building the binaries:", err)
-			return 1
-		}
-		binDir = dir
-		return m.Run()
-	}())
+	if e2e.NetnsMissing(what) != "" {
+		// TestClaimTunnelRevoke reports it; nothing to build.
+		os.Exit(m.Run())
+	}
+	os.Exit(e2e.Main(m, "kiwistack-api", "kiwistack-agent"))
 }
 
-// missing says what the machine lacks for the test, "" if nothing.
-func missing() string {
-	var m []string
-	if os.Geteuid() != 0 {
-		m = append(m, "root (network namespaces and TUN devices)")
-	}
-	if _, err := os.Stat("/dev/net/tun"); err != nil {
-		m = append(m, "/dev/net/tun")
-	}
-	for _, tool := range []string{"ip", "ping"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			m = append(m, tool+" in PATH (scripts/install-test-deps)")
-		}
-	}
-	if len(m) == 0 {
-		return ""
-	}
-	return "the tunnel end-to-end test needs " + strings.Join(m, ", ")
-}
-
-func requirePrivileges(t *testing.T) {
-	t.Helper()
-	reason := missing()
-	if reason == "" {
-		return
-	}
-	if os.Getenv("KIWISTACK_REQUIRE_HW_TESTS") == "1" {
-		t.Fatal(reason + ", and KIWISTACK_REQUIRE_HW_TESTS=1")
-	}
-	t.Skip(reason)
-}
-
-func runErr(name string, args ...string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	return exec.CommandContext(ctx, name, args...).CombinedOutput()
-}
-
-func run(t *testing.T, name string, args ...string) string {
-	t.Helper()
-	out, err := runErr(name, args...)
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-func addNetns(t *testing.T, ns string) {
-	t.Helper()
-	run(t, "ip", "netns", "add", ns)
-	t.Cleanup(func() {
-		if out, err := runErr("ip", "netns", "del", ns); err != nil {
-			t.Errorf("deleting netns %s: %v\n%s", ns, err, out)
-		}
-	})
-	run(t, "ip", "-n", ns, "link", "set", "lo", "up")
-}
+// what names the test in the reason it skips.
+const what = "the tunnel end-to-end test"
 
 // proc is a binary running in a namespace until the test ends.
 type proc struct {
@@ -130,7 +58,7 @@ type proc struct {
 func start(t *testing.T, ns, name, bin string, lines chan<- string, args ...string) *proc {
 	t.Helper()
 	p := &proc{}
-	cmd := exec.Command("ip", append([]string{"netns", "exec", ns, filepath.Join(binDir, bin)}, args...)...)
+	cmd := exec.Command("ip", append([]string{"netns", "exec", ns, e2e.Bin(bin)}, args...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -171,17 +99,9 @@ func start(t *testing.T, ns, name, bin string, lines chan<- string, args ...stri
 	return p
 }
 
-func ping(ns, addr string) error {
-	out, err := runErr("ip", "netns", "exec", ns, "ping", "-c", "1", "-W", "1", addr)
-	if err != nil {
-		return fmt.Errorf("%w: %s", err, strings.TrimSpace(string(out)))
-	}
-	return nil
-}
-
 // agentStatus asks the agent for its status over its local socket.
 func agentStatus(root string) (*status.Status, error) {
-	out, err := runErr(filepath.Join(binDir, "kiwistack-agent"), "status", "--json", "--root", root)
+	out, err := e2e.CommandErr(e2e.Bin("kiwistack-agent"), "status", "--json", "--root", root)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s", err, out)
 	}
@@ -262,20 +182,16 @@ func sandbox(t *testing.T, serial string) string {
 // TestClaimTunnelRevoke: OEM claim, tunnel up, ping, renewal, still up,
 // revoke, peer gone, ping fails, agent says revoked.
 func TestClaimTunnelRevoke(t *testing.T) {
-	requirePrivileges(t)
+	e2e.RequireNetns(t, what)
 
 	pid := os.Getpid()
 	hubNS, lapNS := fmt.Sprintf("ksthub-%d", pid), fmt.Sprintf("kstlap-%d", pid)
 	// The UAPI socket directory is shared: names differ per namespace.
 	hubIf, lapIf := fmt.Sprintf("ksth%d", pid), fmt.Sprintf("kstl%d", pid)
 	hubVeth, lapVeth := fmt.Sprintf("kstvh%d", pid), fmt.Sprintf("kstvl%d", pid)
-	addNetns(t, hubNS)
-	addNetns(t, lapNS)
-	run(t, "ip", "link", "add", hubVeth, "netns", hubNS, "type", "veth", "peer", "name", lapVeth, "netns", lapNS)
-	run(t, "ip", "-n", hubNS, "addr", "add", hubUnderlay+"/24", "dev", hubVeth)
-	run(t, "ip", "-n", lapNS, "addr", "add", lapUnderlay+"/24", "dev", lapVeth)
-	run(t, "ip", "-n", hubNS, "link", "set", hubVeth, "up")
-	run(t, "ip", "-n", lapNS, "link", "set", lapVeth, "up")
+	e2e.AddNetns(t, hubNS)
+	e2e.AddNetns(t, lapNS)
+	e2e.Veth(t, hubNS, hubVeth, hubUnderlay+"/24", lapNS, lapVeth, lapUnderlay+"/24")
 
 	state := filepath.Join(t.TempDir(), "tenant")
 	lines := make(chan string, 100)
@@ -300,7 +216,7 @@ func TestClaimTunnelRevoke(t *testing.T) {
 	if err := os.MkdirAll(filepath.Dir(claim.BootstrapPath(layout)), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	run(t, "ip", "netns", "exec", hubNS, filepath.Join(binDir, "kiwistack-api"), "bootstrap", "create", "--state", state,
+	e2e.Command(t, "ip", "netns", "exec", hubNS, e2e.Bin("kiwistack-api"), "bootstrap", "create", "--state", state,
 		"--serial", serial, "--api", apiURL, "--expires", "1h", "--out", claim.BootstrapPath(layout))
 
 	// Claim to tunnel up: from the agent's start to its status saying up.
@@ -325,7 +241,7 @@ func TestClaimTunnelRevoke(t *testing.T) {
 		t.Helper()
 		t1 := time.Now()
 		for deadline := time.Now().Add(20 * time.Second); ; {
-			err := ping(lapNS, hubTunnel)
+			err := e2e.Ping(lapNS, hubTunnel, time.Second)
 			if err == nil {
 				return time.Since(t1)
 			}
@@ -352,7 +268,7 @@ func TestClaimTunnelRevoke(t *testing.T) {
 	// Revocation: the hub drops the peer at once (the revoke reaches the
 	// API, which pokes the hub; the resync is 2 s), the ping fails, and the
 	// agent learns it at its next renewal.
-	out := run(t, "ip", "netns", "exec", hubNS, filepath.Join(binDir, "kiwistack-api"), "devices", "revoke", "--state", state, rec.DeviceID,
+	out := e2e.Command(t, "ip", "netns", "exec", hubNS, e2e.Bin("kiwistack-api"), "devices", "revoke", "--state", state, rec.DeviceID,
 		"--reason", "stolen")
 	t.Logf("devices revoke:\n%s", out)
 	t2 := time.Now()
@@ -362,7 +278,7 @@ func TestClaimTunnelRevoke(t *testing.T) {
 		}
 	}
 	t.Logf("hub peer removed %s after the revocation", time.Since(t2).Round(time.Millisecond))
-	if err := ping(lapNS, hubTunnel); err == nil {
+	if err := e2e.Ping(lapNS, hubTunnel, time.Second); err == nil {
 		t.Fatal("ping through the tunnel still works after the revocation")
 	}
 	s = waitStatus(t, root, "revoked", 2*lifetime, func(s *status.Status) bool {

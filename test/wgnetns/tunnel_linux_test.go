@@ -4,7 +4,6 @@ package wgnetns
 
 import (
 	"bufio"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -29,6 +28,7 @@ import (
 
 	"github.com/kiwistack/endpoint/agent/wgkey"
 	"github.com/kiwistack/endpoint/internal/syncbuf"
+	"github.com/kiwistack/endpoint/test/e2e"
 )
 
 // helperEnv, when set, makes the test binary run as the WireGuard helper
@@ -91,60 +91,6 @@ func runHelper(name string, stdin io.Reader, stdout io.Writer) error {
 	}
 	_, _ = io.Copy(io.Discard, stdin)
 	return nil
-}
-
-// requirePrivileges skips, or fails under KIWISTACK_REQUIRE_HW_TESTS=1,
-// when the machine cannot run the test.
-func requirePrivileges(t *testing.T) {
-	t.Helper()
-	var missing []string
-	if os.Geteuid() != 0 {
-		missing = append(missing, "root (network namespaces and TUN devices)")
-	}
-	if _, err := os.Stat("/dev/net/tun"); err != nil {
-		missing = append(missing, "/dev/net/tun")
-	}
-	for _, tool := range []string{"ip", "ping"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			missing = append(missing, tool+" in PATH (scripts/install-test-deps)")
-		}
-	}
-	if len(missing) == 0 {
-		return
-	}
-	reason := "the WireGuard tunnel test needs " + strings.Join(missing, ", ")
-	if os.Getenv("KIWISTACK_REQUIRE_HW_TESTS") == "1" {
-		t.Fatal(reason + ", and KIWISTACK_REQUIRE_HW_TESTS=1")
-	}
-	t.Skip(reason)
-}
-
-// run runs a command with a timeout and fails the test on error.
-func run(t *testing.T, name string, args ...string) {
-	t.Helper()
-	if out, err := runErr(name, args...); err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-}
-
-// runErr runs a command with a timeout and returns its combined output.
-func runErr(name string, args ...string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return exec.CommandContext(ctx, name, args...).CombinedOutput()
-}
-
-// addNetns creates a network namespace and deletes it at cleanup, which
-// also destroys every interface in it.
-func addNetns(t *testing.T, ns string) {
-	t.Helper()
-	run(t, "ip", "netns", "add", ns)
-	t.Cleanup(func() {
-		if out, err := runErr("ip", "netns", "del", ns); err != nil {
-			t.Errorf("deleting netns %s: %v\n%s", ns, err, out)
-		}
-	})
-	run(t, "ip", "-n", ns, "link", "set", "lo", "up")
 }
 
 // startHelper starts the test binary as the WireGuard helper for ifname
@@ -272,21 +218,12 @@ func peerState(t *testing.T, ifname, peerHex string) (map[string]string, bool) {
 	return peer, peer != nil
 }
 
-// ping pings addr once from ns, with ping's own two-second wait.
-func ping(ns, addr string) error {
-	out, err := runErr("ip", "netns", "exec", ns, "ping", "-c", "1", "-W", "2", addr)
-	if err != nil {
-		return fmt.Errorf("%w: %s", err, out)
-	}
-	return nil
-}
-
 // TestTunnel brings up a WireGuard tunnel between a hub and a laptop
 // namespace with keys derived from two device keys, checks the handshake and
 // a ping through the tunnel, then removes the laptop's peer on the hub and
 // checks that the ping fails.
 func TestTunnel(t *testing.T) {
-	requirePrivileges(t)
+	e2e.RequireNetns(t, "the WireGuard tunnel test")
 
 	pid := os.Getpid()
 	hubNS, lapNS := fmt.Sprintf("kshub-%d", pid), fmt.Sprintf("kslap-%d", pid)
@@ -305,13 +242,9 @@ func TestTunnel(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	addNetns(t, hubNS)
-	addNetns(t, lapNS)
-	run(t, "ip", "link", "add", hubVeth, "netns", hubNS, "type", "veth", "peer", "name", lapVeth, "netns", lapNS)
-	run(t, "ip", "-n", hubNS, "addr", "add", hubUnderlay+"/24", "dev", hubVeth)
-	run(t, "ip", "-n", lapNS, "addr", "add", lapUnderlay+"/24", "dev", lapVeth)
-	run(t, "ip", "-n", hubNS, "link", "set", hubVeth, "up")
-	run(t, "ip", "-n", lapNS, "link", "set", lapVeth, "up")
+	e2e.AddNetns(t, hubNS)
+	e2e.AddNetns(t, lapNS)
+	e2e.Veth(t, hubNS, hubVeth, hubUnderlay+"/24", lapNS, lapVeth, lapUnderlay+"/24")
 
 	startHelper(t, hubNS, hubIf)
 	startHelper(t, lapNS, lapIf)
@@ -321,15 +254,15 @@ func TestTunnel(t *testing.T) {
 		hexKey(t, hubWG.PrivateKey), listenPort, lapHex, lapUnderlay, listenPort, lapTunnel))
 	uapi(t, lapIf, fmt.Sprintf("set=1\nprivate_key=%s\nlisten_port=%d\nreplace_peers=true\npublic_key=%s\nendpoint=%s:%d\nreplace_allowed_ips=true\nallowed_ip=%s/32\n",
 		hexKey(t, lapWG.PrivateKey), listenPort, hubHex, hubUnderlay, listenPort, hubTunnel))
-	run(t, "ip", "-n", hubNS, "addr", "add", hubTunnel+"/24", "dev", hubIf)
-	run(t, "ip", "-n", lapNS, "addr", "add", lapTunnel+"/24", "dev", lapIf)
-	run(t, "ip", "-n", hubNS, "link", "set", hubIf, "up")
-	run(t, "ip", "-n", lapNS, "link", "set", lapIf, "up")
+	e2e.Command(t, "ip", "-n", hubNS, "addr", "add", hubTunnel+"/24", "dev", hubIf)
+	e2e.Command(t, "ip", "-n", lapNS, "addr", "add", lapTunnel+"/24", "dev", lapIf)
+	e2e.Command(t, "ip", "-n", hubNS, "link", "set", hubIf, "up")
+	e2e.Command(t, "ip", "-n", lapNS, "link", "set", lapIf, "up")
 
 	// The first packet waits for the handshake; allow a few tries.
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		err := ping(hubNS, lapTunnel)
+		err := e2e.Ping(hubNS, lapTunnel, 2*time.Second)
 		if err == nil {
 			break
 		}
@@ -357,7 +290,7 @@ func TestTunnel(t *testing.T) {
 	if _, ok := peerState(t, hubIf, lapHex); ok {
 		t.Fatalf("%s still has peer %s after removal", hubIf, lapHex)
 	}
-	err = ping(hubNS, lapTunnel)
+	err = e2e.Ping(hubNS, lapTunnel, 2*time.Second)
 	if err == nil {
 		t.Fatalf("ping %s from %s succeeded after the peer was removed", lapTunnel, hubNS)
 	}
