@@ -144,12 +144,34 @@ func (a Admin) Request(ctx context.Context, o AdminOptions, op string, params ma
 		return err
 	}
 	if o.JSON {
-		return writeJSON(a.Out, adminjson.Operation{Schema: adminjson.Schema, Operation: *inst})
+		return a.writeOperation(inst)
 	}
 	fmt.Fprintf(a.Out, "Requested %s\n", inst.ID)
 	describe(a.Out, inst)
 	fmt.Fprintf(a.Out, "\nNext: each signer runs  kiwistack-enroll admin sign %s\n", inst.ID)
 	return nil
+}
+
+// operation reads operation id from the API and checks it with
+// checkInstance; it also returns the API, for what follows.
+func (a Admin) operation(ctx context.Context, o AdminOptions, id string) (AdminAPI, *protocol.OperationInstance, error) {
+	api, err := a.dial(ctx, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	inst, err := api.Operation(ctx, id)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading operation %s: %w", id, err)
+	}
+	if err := checkInstance(inst, o.Tenant); err != nil {
+		return nil, nil, err
+	}
+	return api, inst, nil
+}
+
+// writeOperation writes inst to a.Out as the JSON output of one operation.
+func (a Admin) writeOperation(inst *protocol.OperationInstance) error {
+	return writeJSON(a.Out, adminjson.Operation{Schema: adminjson.Schema, Operation: *inst})
 }
 
 // checkInstance checks that the API's instance is for this tenant and that
@@ -224,15 +246,8 @@ func (a Admin) Cancel(ctx context.Context, o AdminOptions, id string) error {
 }
 
 func (a Admin) sign(ctx context.Context, o AdminOptions, id string, cancel bool) error {
-	api, err := a.dial(ctx, o)
+	api, inst, err := a.operation(ctx, o, id)
 	if err != nil {
-		return err
-	}
-	inst, err := api.Operation(ctx, id)
-	if err != nil {
-		return fmt.Errorf("reading operation %s: %w", id, err)
-	}
-	if err := checkInstance(inst, o.Tenant); err != nil {
 		return err
 	}
 	if inst.State != "pending" && inst.State != "staged" {
@@ -286,7 +301,7 @@ func (a Admin) sign(ctx context.Context, o AdminOptions, id string, cancel bool)
 		return err
 	}
 	if o.JSON {
-		return writeJSON(a.Out, adminjson.Operation{Schema: adminjson.Schema, Operation: *after})
+		return a.writeOperation(after)
 	}
 	fmt.Fprintf(a.Out, "\nSigned by YubiKey %d (%s, %s). Operation %s is now %s.\n", signer.Serial(), cert.Subject.CommonName,
 		firstOr(cert.Subject.OrganizationalUnit), id, after.Summary)
@@ -304,19 +319,12 @@ func (a Admin) Status(ctx context.Context, o AdminOptions, id string) error {
 	if id == "" {
 		return a.List(ctx, o, "pending,staged,approved")
 	}
-	api, err := a.dial(ctx, o)
+	_, inst, err := a.operation(ctx, o, id)
 	if err != nil {
-		return err
-	}
-	inst, err := api.Operation(ctx, id)
-	if err != nil {
-		return fmt.Errorf("reading operation %s: %w", id, err)
-	}
-	if err := checkInstance(inst, o.Tenant); err != nil {
 		return err
 	}
 	if o.JSON {
-		return writeJSON(a.Out, adminjson.Operation{Schema: adminjson.Schema, Operation: *inst})
+		return a.writeOperation(inst)
 	}
 	fmt.Fprintf(a.Out, "Operation %s\n", inst.ID)
 	describe(a.Out, inst)

@@ -17,7 +17,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -26,11 +25,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/kiwistack/endpoint/enroll/protocol"
 	"github.com/kiwistack/endpoint/internal/atomicfile"
+	"github.com/kiwistack/endpoint/internal/listing"
 	"github.com/kiwistack/endpoint/server/ca"
 	"github.com/kiwistack/endpoint/server/dev"
 	"github.com/kiwistack/endpoint/server/store"
@@ -223,25 +222,15 @@ func List(ctx context.Context, w io.Writer, dir string, asJSON bool) error {
 		}
 		out = append(out, e)
 	}
-	if asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
-	}
-	if len(out) == 0 {
-		fmt.Fprintln(w, "no bootstrap tokens; create one with kiwistack-api bootstrap create --state DIR --serial HWSERIAL --api URL")
-		return nil
-	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSERIAL\tSTATE\tEXPIRES\tDEVICE")
-	for _, e := range out {
-		dev := e.DeviceID
-		if dev == "" {
-			dev = "-"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.ID, e.HardwareSerial, e.State, e.ExpiresAt.UTC().Format(time.RFC3339), dev)
-	}
-	return tw.Flush()
+	return listing.Write(w, asJSON, out,
+		"no bootstrap tokens; create one with kiwistack-api bootstrap create --state DIR --serial HWSERIAL --api URL",
+		"ID\tSERIAL\tSTATE\tEXPIRES\tDEVICE", func(tw io.Writer, e ListEntry) {
+			dev := e.DeviceID
+			if dev == "" {
+				dev = "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.ID, e.HardwareSerial, e.State, e.ExpiresAt.UTC().Format(time.RFC3339), dev)
+		})
 }
 
 // Revoke revokes the token id of the state directory dir with an audit

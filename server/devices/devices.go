@@ -18,9 +18,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"text/tabwriter"
 	"time"
 
+	"github.com/kiwistack/endpoint/internal/listing"
 	"github.com/kiwistack/endpoint/server/dev"
 	"github.com/kiwistack/endpoint/server/store"
 )
@@ -112,29 +112,18 @@ func List(ctx context.Context, w io.Writer, dir string, asJSON bool) error {
 		}
 		out = append(out, le)
 	}
-	if asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
-	}
-	if len(out) == 0 {
-		fmt.Fprintln(w, "no devices enrolled yet")
-		return nil
-	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "DEVICE\tSTATUS\tHARDWARE FINGERPRINT\tENROLLED BY\tENROLLED\tNOTE")
-	for _, e := range out {
-		note := ""
-		switch {
-		case e.ReplacedBy != "":
-			note = "replaced by " + e.ReplacedBy
-		case e.ReenrollUntil != nil:
-			note = "re-enrollment allowed until " + e.ReenrollUntil.UTC().Format(time.RFC3339)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", e.ID, e.Status, e.HardwareFingerprint, e.EnrolledBy,
-			e.CreatedAt.UTC().Format(time.RFC3339), note)
-	}
-	return tw.Flush()
+	return listing.Write(w, asJSON, out, "no devices enrolled yet",
+		"DEVICE\tSTATUS\tHARDWARE FINGERPRINT\tENROLLED BY\tENROLLED\tNOTE", func(tw io.Writer, e ListEntry) {
+			note := ""
+			switch {
+			case e.ReplacedBy != "":
+				note = "replaced by " + e.ReplacedBy
+			case e.ReenrollUntil != nil:
+				note = "re-enrollment allowed until " + e.ReenrollUntil.UTC().Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", e.ID, e.Status, e.HardwareFingerprint, e.EnrolledBy,
+				e.CreatedAt.UTC().Format(time.RFC3339), note)
+		})
 }
 
 // AllowReenroll allows the laptop of device id in the state directory dir

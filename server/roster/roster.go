@@ -19,7 +19,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -27,12 +26,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"text/tabwriter"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/kiwistack/endpoint/enroll/protocol"
+	"github.com/kiwistack/endpoint/internal/listing"
 	"github.com/kiwistack/endpoint/server/ca"
 	"github.com/kiwistack/endpoint/server/dev"
 	"github.com/kiwistack/endpoint/server/store"
@@ -269,19 +268,11 @@ func List(ctx context.Context, w io.Writer, dir string, asJSON bool) error {
 		}
 		out = append(out, le)
 	}
-	if asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
-	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SERIAL\tADMIN\tROLE\tSTATUS\tPUBLIC KEY SHA-256")
-	for _, e := range out {
+	return listing.Write(w, asJSON, out, "", "SERIAL\tADMIN\tROLE\tSTATUS\tPUBLIC KEY SHA-256", func(tw io.Writer, e ListEntry) {
 		status := "active"
 		if e.Burned {
 			status = "burned"
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", e.Serial, e.Admin, e.Role, status, e.PublicKeySHA256)
-	}
-	return tw.Flush()
+	})
 }

@@ -2,14 +2,13 @@ package roster
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"text/tabwriter"
 	"time"
 
+	"github.com/kiwistack/endpoint/internal/listing"
 	"github.com/kiwistack/endpoint/server/policy"
 	"github.com/kiwistack/endpoint/server/store"
 	"github.com/kiwistack/endpoint/server/trust"
@@ -193,15 +192,7 @@ func ListTrust(ctx context.Context, w io.Writer, dir string, asJSON bool) error 
 		}
 		out = append(out, le)
 	}
-	if asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
-	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tKIND\tSUBJECT\tNOT AFTER\tNOTE")
-	for _, e := range out {
+	return listing.Write(w, asJSON, out, "", "ID\tKIND\tSUBJECT\tNOT AFTER\tNOTE", func(tw io.Writer, e TrustListEntry) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.ID, e.Kind, e.Subject, e.NotAfter.Format(time.RFC3339), e.Note)
-	}
-	return tw.Flush()
+	})
 }

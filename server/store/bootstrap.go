@@ -119,23 +119,7 @@ func (s *SQLite) BootstrapTokenByHash(ctx context.Context, sum string) (Bootstra
 
 // BootstrapTokens implements Store.
 func (s *SQLite) BootstrapTokens(ctx context.Context) ([]BootstrapToken, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+bootstrapColumns+` FROM bootstrap_tokens ORDER BY created_at, rowid`)
-	if err != nil {
-		return nil, fmt.Errorf("reading bootstrap tokens: %w", err)
-	}
-	defer rows.Close()
-	var out []BootstrapToken
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, fmt.Errorf("reading bootstrap tokens: %w", err)
-		}
-		out = append(out, t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("reading bootstrap tokens: %w", err)
-	}
-	return out, nil
+	return queryAll(ctx, s.db, "reading bootstrap tokens", scanToken, `SELECT `+bootstrapColumns+` FROM bootstrap_tokens ORDER BY created_at, rowid`)
 }
 
 // RevokeBootstrapToken implements Store.

@@ -131,23 +131,7 @@ func (s *SQLite) Operations(ctx context.Context, states []string, limit int) ([]
 	}
 	query += ` ORDER BY created_at DESC, id LIMIT ?`
 	args = append(args, limit)
-	rows, err := s.db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("listing operations: %w", err)
-	}
-	defer rows.Close()
-	var out []Operation
-	for rows.Next() {
-		op, err := scanOperation(rows)
-		if err != nil {
-			return nil, fmt.Errorf("listing operations: %w", err)
-		}
-		out = append(out, op)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("listing operations: %w", err)
-	}
-	return out, nil
+	return queryAll(ctx, s.db, "listing operations", scanOperation, query, args...)
 }
 
 // UpdateOperation implements OperationStore.

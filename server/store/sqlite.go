@@ -360,6 +360,28 @@ func (s *SQLite) BurnKey(ctx context.Context, serial uint32, at time.Time) error
 // scanner is a *sql.Row or *sql.Rows.
 type scanner interface{ Scan(...any) error }
 
+// queryAll runs query with args on q and reads every row with scan; what
+// (such as "listing roster") prefixes its errors.
+func queryAll[T any](ctx context.Context, q querier, what string, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
+}
+
 // scanRoster reads one roster row.
 func scanRoster(r scanner) (RosterEntry, error) {
 	var e RosterEntry
@@ -392,23 +414,7 @@ func (s *SQLite) RosterEntry(ctx context.Context, serial uint32) (RosterEntry, e
 
 // RosterEntries implements Store.
 func (s *SQLite) RosterEntries(ctx context.Context) ([]RosterEntry, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+rosterColumns+` FROM roster ORDER BY serial`)
-	if err != nil {
-		return nil, fmt.Errorf("listing roster: %w", err)
-	}
-	defer rows.Close()
-	var out []RosterEntry
-	for rows.Next() {
-		e, err := scanRoster(rows)
-		if err != nil {
-			return nil, fmt.Errorf("listing roster: %w", err)
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("listing roster: %w", err)
-	}
-	return out, nil
+	return queryAll(ctx, s.db, "listing roster", scanRoster, `SELECT `+rosterColumns+` FROM roster ORDER BY serial`)
 }
 
 // IssueNonce implements Store.
