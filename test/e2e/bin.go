@@ -50,7 +50,17 @@ func Bin(name string) string {
 // output and exit code; it fails the test when the binary cannot run.
 func Run(t testing.TB, stdin, bin string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	return RunIn(t, "", stdin, bin, args...)
+}
+
+// RunIn is Run in the network namespace ns (through `ip netns exec`), or
+// in this one when ns is "".
+func RunIn(t testing.TB, ns, stdin, bin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	cmd := exec.Command(Bin(bin), args...)
+	if ns != "" {
+		cmd = exec.Command("ip", append([]string{"netns", "exec", ns, Bin(bin)}, args...)...)
+	}
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -68,7 +78,13 @@ func Run(t testing.TB, stdin, bin string, args ...string) (stdout, stderr string
 // binary exits 0; it returns the standard output.
 func MustRun(t testing.TB, stdin, bin string, args ...string) string {
 	t.Helper()
-	out, errOut, code := Run(t, stdin, bin, args...)
+	return MustRunIn(t, "", stdin, bin, args...)
+}
+
+// MustRunIn is MustRun in the network namespace ns (see RunIn).
+func MustRunIn(t testing.TB, ns, stdin, bin string, args ...string) string {
+	t.Helper()
+	out, errOut, code := RunIn(t, ns, stdin, bin, args...)
 	if code != 0 {
 		t.Fatalf("%s %s: exit %d\nstdout:\n%s\nstderr:\n%s", bin, strings.Join(args, " "), code, out, errOut)
 	}

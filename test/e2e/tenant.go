@@ -32,6 +32,9 @@ type Tenant struct {
 	Fingerprint string // the root fingerprint it printed
 	RootFile    string // the root certificate file it printed
 	PID         int    // its process id
+	// Netns is the network namespace it listens in, "" for this one;
+	// Provision runs the commands that reach its API there.
+	Netns string
 	// Stop interrupts it and waits for it to exit; the test's cleanup
 	// calls it too, and later calls do nothing.
 	Stop func()
@@ -112,7 +115,7 @@ func Provision(t testing.TB, tn *Tenant, vk *pcsctest.Key, attRoot, name, role s
 	t.Helper()
 	dir := t.TempDir()
 	secrets, roster := filepath.Join(dir, "secrets.yaml"), filepath.Join(dir, "roster.yaml")
-	MustRun(t, "", "kiwistack-enroll", "keys", "provision", "--serial", fmt.Sprint(vk.Serial), "--factory-defaults",
+	MustRunIn(t, tn.Netns, "", "kiwistack-enroll", "keys", "provision", "--serial", fmt.Sprint(vk.Serial), "--factory-defaults",
 		"--admin", name, "--role", role, "--tenant", TenantName, "--api", tn.APIURL, "--root-fingerprint", tn.Fingerprint,
 		"--provisioning-token-file", filepath.Join(tn.State, "provisioning.token"),
 		"--secrets-out", secrets, "--roster-out", roster, "--attestation-root", attRoot, "--reader", vk.Reader)

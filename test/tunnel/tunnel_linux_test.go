@@ -42,7 +42,7 @@ func TestMain(m *testing.M) {
 		// TestClaimTunnelRevoke reports it; nothing to build.
 		os.Exit(m.Run())
 	}
-	os.Exit(e2e.Main(m, "kiwistack-api", "kiwistack-agent"))
+	os.Exit(e2e.Main(m, "kiwistack-api", "kiwistack-agent", "kiwistack-enroll"))
 }
 
 // what names the test in the reason it skips.
