@@ -15,9 +15,9 @@
 // nothing else; the cause goes to the log only. The package decides nothing
 // about storage or certificates itself: it uses a store.Store and a CA
 // passed in, and it does not serve TLS or the CA's own API. With
-// Config.Metrics it reports challenges and enrollment outcomes to
-// server/metrics and serves GET /metrics; docs/openapi.yaml describes every
-// route, and a test keeps it true.
+// Config.Metrics it reports challenges, enrollment outcomes and operation
+// events to server/metrics and serves GET /metrics; docs/openapi.yaml
+// describes every route, and a test keeps it true.
 package api
 
 import (
@@ -28,11 +28,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/kiwistack/endpoint/attest"
 	"github.com/kiwistack/endpoint/enroll/protocol"
+	"github.com/kiwistack/endpoint/server/authz"
 	"github.com/kiwistack/endpoint/server/ca"
 	"github.com/kiwistack/endpoint/server/metrics"
 	"github.com/kiwistack/endpoint/server/policy"
@@ -204,6 +207,8 @@ func New(cfg Config) (*Server, error) {
 	s.handler = s.mux
 	if cfg.Metrics != nil {
 		cfg.Metrics.InitReasons(EnrollmentReasons()...)
+		cfg.Metrics.InitOperations(slices.Collect(maps.Keys(cfg.Policy.Operations))...)
+		cfg.Metrics.InitSignatureReasons(authz.SignatureReasons()...)
 		s.mux.Handle("GET /metrics", cfg.Metrics.Handler())
 		s.handler = cfg.Metrics.Wrap(s.mux)
 	}

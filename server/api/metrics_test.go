@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kiwistack/endpoint/enroll/protocol"
 	"github.com/kiwistack/endpoint/internal/syncbuf"
 	"github.com/kiwistack/endpoint/server/metrics"
 )
@@ -78,5 +79,42 @@ func TestMetricsAndJSONLogs(t *testing.T) {
 	// was read, so it may or may not be there yet.
 	if access < 4 {
 		t.Errorf("%d access log lines, want one per request", access)
+	}
+}
+
+// TestOperationMetrics runs an add_admin request, a rejected and two
+// accepted signatures, and reads the operation counters from /metrics.
+func TestOperationMetrics(t *testing.T) {
+	o := newOpsEnv(t, func(c *Config) { c.Metrics = metrics.New() })
+	params, _ := o.addAdminParams(t, 4000, RoleFounder)
+	inst := o.mustRequest(t, protocol.OpAddAdmin, params, "")
+	inst = o.mustSign(t, o.founder, inst)
+	if status, _ := o.sign(t, o.founder, inst); status != http.StatusConflict {
+		t.Fatalf("twice: status %d", status)
+	}
+	if inst = o.mustSign(t, o.sysadmin, inst); inst.State != "applied" {
+		t.Fatalf("state %s", inst.State)
+	}
+
+	resp, err := o.srv.Client().Get(o.srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`kiwistack_api_operations_total{event="requested",operation="add_admin"} 1`,
+		`kiwistack_api_operations_total{event="signature_accepted",operation="add_admin"} 2`,
+		`kiwistack_api_operations_total{event="signature_rejected",operation="add_admin"} 1`,
+		`kiwistack_api_operations_total{event="approved",operation="add_admin"} 1`,
+		`kiwistack_api_operations_total{event="applied",operation="add_admin"} 1`,
+		`kiwistack_api_operation_signatures_rejected_total{reason="duplicate_key"} 1`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if strings.Contains(string(body), `event="staged"`) || strings.Contains(string(body), `operation="other"`) {
+		t.Errorf("unexpected operation series:\n%s", body)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/kiwistack/endpoint/enroll/protocol"
 	"github.com/kiwistack/endpoint/server/authz"
+	"github.com/kiwistack/endpoint/server/metrics"
 	"github.com/kiwistack/endpoint/server/policy"
 	"github.com/kiwistack/endpoint/server/store"
 )
@@ -219,6 +221,7 @@ func (s *Server) requestOperation(ctx context.Context, req *protocol.OperationRe
 	if err != nil {
 		return nil, reject(http.StatusInternalServerError, ReasonInternal, "the operation could not be stored; try again later", err)
 	}
+	s.cfg.Metrics.OperationEvent(op.Operation, metrics.EventRequested)
 	inst := s.instance(op, nil, roster, now)
 	return &inst, nil
 }
@@ -316,6 +319,7 @@ func (s *Server) handleStatement(w http.ResponseWriter, r *http.Request, cancel 
 	}
 	failed := func(e *apiError) {
 		s.auditRejected(ctx, auditOp, sub, e, "operation signature")
+		s.cfg.Metrics.OperationSignatureRejected(auditOp, e.reason)
 		s.fail(w, r, e)
 	}
 	var req protocol.SignatureRequest
@@ -387,6 +391,11 @@ func (s *Server) advance(ctx context.Context, id string, now time.Time, add *pen
 	// What an effect needs from outside the operation is read before the
 	// transaction, which must not wait for a second connection.
 	var device *store.Device
+	// events are the metrics events of the hops the transaction stores,
+	// and sigRejected the reason of a voided signature: counted once it
+	// commits.
+	var events []string
+	var sigRejected string
 	if op, _, err := s.cfg.Store.Operation(ctx, id); err == nil && (op.Operation == protocol.OpRemoteLock || op.Operation == protocol.OpRemoteWipe) &&
 		!authz.State(op.State).Terminal() {
 		if d, err := s.cfg.Store.DeviceByID(ctx, op.Params[protocol.ParamDeviceID]); err == nil {
@@ -395,6 +404,7 @@ func (s *Server) advance(ctx context.Context, id string, now time.Time, add *pen
 	}
 	op, sigs, err := s.cfg.Store.UpdateOperation(ctx, id, func(snap store.OperationSnapshot) (store.OperationUpdate, error) {
 		rejected, after, roster = nil, afterCommit{}, snap.Roster
+		events, sigRejected = nil, ""
 		var up store.OperationUpdate
 		req, sigs, err := authzRequest(snap.Operation, snap.Signatures)
 		if err != nil {
@@ -411,6 +421,7 @@ func (s *Server) advance(ctx context.Context, id string, now time.Time, add *pen
 				rejected = reject(http.StatusConflict, ReasonOperationClosed,
 					fmt.Sprintf("the operation is %s; request it again if it is still needed", stored), nil)
 				rec(add.sig.Serial, resultRejected, ReasonOperationClosed)
+				sigRejected = ReasonOperationClosed
 				return up, nil
 			}
 			d := eng.Evaluate(req, append(slices.Clone(sigs), add.sig), now)
@@ -418,6 +429,7 @@ func (s *Server) advance(ctx context.Context, id string, now time.Time, add *pen
 			if res.Reason != "" {
 				rejected = signatureRejection(res)
 				rec(add.sig.Serial, resultRejected, res.Reason)
+				sigRejected = res.Reason
 			} else {
 				verified, err := json.Marshal(add.sig)
 				if err != nil {
@@ -426,6 +438,7 @@ func (s *Server) advance(ctx context.Context, id string, now time.Time, add *pen
 				up.AddSignature = &store.OperationSignature{Statement: add.statement, Kind: string(res.Kind), Serial: add.sig.Serial,
 					Admin: add.sig.Admin, Role: add.sig.Role, ReceivedAt: add.sig.Received, Verified: verified}
 				rec(add.sig.Serial, resultSigned, string(res.Kind))
+				events = append(events, metrics.EventSignatureAccepted)
 				sigs = append(sigs, add.sig)
 			}
 		}
@@ -442,10 +455,16 @@ func (s *Server) advance(ctx context.Context, id string, now time.Time, add *pen
 			switch next {
 			case authz.StateStaged:
 				rec(0, resultStaged, d.Reason)
+				events = append(events, metrics.EventStaged)
 			case authz.StateCancelled:
 				rec(sigs[d.CancelledBy].Serial, resultCancelled, d.Reason)
-			case authz.StateExpired, authz.StateRejected:
+				events = append(events, metrics.EventCancelled)
+			case authz.StateExpired:
 				rec(0, resultExpired, d.Reason)
+				events = append(events, metrics.EventExpired)
+			case authz.StateRejected:
+				rec(0, resultExpired, d.Reason)
+				events = append(events, metrics.EventRejected)
 			case authz.StatePending:
 				rec(0, resultPending, d.Reason)
 			}
@@ -453,6 +472,7 @@ func (s *Server) advance(ctx context.Context, id string, now time.Time, add *pen
 		if next == authz.StateApproved {
 			if stored != authz.StateApproved {
 				rec(0, resultApproved, "")
+				events = append(events, metrics.EventApproved)
 			}
 			applied, err := authz.MarkApplied(d)
 			if err != nil {
@@ -465,6 +485,7 @@ func (s *Server) advance(ctx context.Context, id string, now time.Time, add *pen
 			up.State, up.Reason, up.Effect, up.EffectText, after = string(applied), "", eff, text, ac
 			after.applied = true
 			rec(0, resultApplied, "")
+			events = append(events, metrics.EventApplied)
 			if eff != nil && eff.Command != nil {
 				rec(0, resultCommandQueued, eff.Command.ID)
 			}
@@ -478,6 +499,12 @@ func (s *Server) advance(ctx context.Context, id string, now time.Time, add *pen
 	if err != nil {
 		return protocol.OperationInstance{}, reject(http.StatusInternalServerError, ReasonInternal,
 			"the operation could not be evaluated; try again later", err)
+	}
+	if sigRejected != "" {
+		s.cfg.Metrics.OperationSignatureRejected(op.Operation, sigRejected)
+	}
+	for _, ev := range events {
+		s.cfg.Metrics.OperationEvent(op.Operation, ev)
 	}
 	s.afterApply(context.WithoutCancel(ctx), op, after)
 	if after.applied {
@@ -496,6 +523,7 @@ func (s *Server) advance(ctx context.Context, id string, now time.Time, add *pen
 func (s *Server) afterApply(ctx context.Context, op store.Operation, a afterCommit) {
 	if a.newPolicy != nil {
 		s.setPolicy(a.newPolicy)
+		s.cfg.Metrics.InitOperations(slices.Collect(maps.Keys(a.newPolicy.Operations))...)
 		s.log.Info("policy changed", "operation", op.ID, "sha256", op.Params[protocol.ParamDocumentSHA256])
 	}
 	if a.revokeDevice != nil {

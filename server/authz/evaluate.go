@@ -41,12 +41,18 @@ const (
 // Reasons returns every reason code, signature codes first, for the API's
 // documentation and tests.
 func Reasons() []string {
+	return append(SignatureReasons(),
+		ReasonSignaturesMissing, ReasonOperatorCosignMissing, ReasonDelayRunning, ReasonCancelled,
+		ReasonChallengeExpired, ReasonPolicyInvalid,
+	)
+}
+
+// SignatureReasons returns the reason codes of a refused signature.
+func SignatureReasons() []string {
 	return []string{
 		ReasonDuplicateKey, ReasonRoleInsufficient, ReasonKeyBurned, ReasonUnknownKey, ReasonKeyMismatch,
 		ReasonWindowExpired, ReasonWrongDigest, ReasonWrongOperation, ReasonForeignTenant, ReasonTimestampSkew,
 		ReasonNotCancellable, ReasonCancelTooLate, ReasonNotYetReceived,
-		ReasonSignaturesMissing, ReasonOperatorCosignMissing, ReasonDelayRunning, ReasonCancelled,
-		ReasonChallengeExpired, ReasonPolicyInvalid,
 	}
 }
 

@@ -1,7 +1,8 @@
 // Package metrics owns the tenant API's Prometheus metrics and its access
 // log: a registry of its own (never the global default) with the Go runtime
 // and process collectors, counters of requests, challenges and enrollments
-// by result and reason, a latency histogram, an in-flight gauge, an HTTP
+// by result and reason, operation events by operation and rejected
+// operation signatures by reason, a latency histogram, an in-flight gauge, an HTTP
 // middleware that records them and writes one structured log line per
 // request, and the handler that serves the registry.
 //
@@ -15,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,6 +36,24 @@ const (
 	ResultRejected = "rejected"
 )
 
+// Label values of kiwistack_api_operations_total{event}: the hops of an
+// operation instance.
+const (
+	EventRequested         = "requested"
+	EventSignatureAccepted = "signature_accepted"
+	EventSignatureRejected = "signature_rejected"
+	EventApproved          = "approved"
+	EventStaged            = "staged"
+	EventApplied           = "applied"
+	EventCancelled         = "cancelled"
+	EventExpired           = "expired"
+	EventRejected          = "rejected"
+)
+
+// OperationOther is the operation label of an operation name that
+// InitOperations was not given.
+const OperationOther = "other"
+
 // RouteUnmatched is the route label of a request no pattern matched (404,
 // 405).
 const RouteUnmatched = "unmatched"
@@ -51,7 +71,14 @@ type Metrics struct {
 	inFlight    prometheus.Gauge
 	enrollments *prometheus.CounterVec
 	challenges  prometheus.Counter
+	operations  *prometheus.CounterVec
+	opSigsRej   *prometheus.CounterVec
 	log         *slog.Logger
+
+	// mu guards knownOps, the operation names that are their own label
+	// value.
+	mu       sync.RWMutex
+	knownOps map[string]bool
 }
 
 // Option configures New.
@@ -90,6 +117,15 @@ func New(opts ...Option) *Metrics {
 			Namespace: namespace, Subsystem: subsystem, Name: "challenges_total",
 			Help: "Challenges issued.",
 		}),
+		operations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Subsystem: subsystem, Name: "operations_total",
+			Help: "Operation events (requested, signature_accepted, signature_rejected, approved, staged, applied, cancelled, expired, rejected) by operation name.",
+		}, []string{"operation", "event"}),
+		opSigsRej: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Subsystem: subsystem, Name: "operation_signatures_rejected_total",
+			Help: "Signatures of operations rejected, by reason code.",
+		}, []string{"reason"}),
+		knownOps: map[string]bool{},
 	}
 	for _, o := range opts {
 		o(m)
@@ -98,6 +134,7 @@ func New(opts ...Option) *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.requests, m.duration, m.inFlight, m.enrollments, m.challenges,
+		m.operations, m.opSigsRej,
 	)
 	m.enrollments.WithLabelValues(ResultAccepted, "")
 	return m
@@ -112,6 +149,63 @@ func (m *Metrics) InitReasons(reasons ...string) {
 	for _, r := range reasons {
 		m.enrollments.WithLabelValues(ResultRejected, r)
 	}
+}
+
+// InitOperations declares operation names (those of the tenant's policy)
+// as label values of kiwistack_api_operations_total; any other name is
+// counted as OperationOther, so that the series count stays bounded. It
+// adds to the names of earlier calls.
+func (m *Metrics) InitOperations(names ...string) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, n := range names {
+		m.knownOps[n] = true
+	}
+}
+
+// InitSignatureReasons creates the rejected-signature series of each
+// reason at 0.
+func (m *Metrics) InitSignatureReasons(reasons ...string) {
+	if m == nil {
+		return
+	}
+	for _, r := range reasons {
+		m.opSigsRej.WithLabelValues(r)
+	}
+}
+
+// operationLabel is name when InitOperations declared it, else
+// OperationOther.
+func (m *Metrics) operationLabel(name string) string {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.knownOps[name] {
+		return name
+	}
+	return OperationOther
+}
+
+// OperationEvent counts one event (one of the Event constants) of an
+// instance of operation. event must come from that fixed set.
+func (m *Metrics) OperationEvent(operation, event string) {
+	if m == nil {
+		return
+	}
+	m.operations.WithLabelValues(m.operationLabel(operation), event).Inc()
+}
+
+// OperationSignatureRejected counts one rejected signature of an instance
+// of operation: the EventSignatureRejected event and the reason code.
+// reason must come from a fixed set (the API's reason codes).
+func (m *Metrics) OperationSignatureRejected(operation, reason string) {
+	if m == nil {
+		return
+	}
+	m.operations.WithLabelValues(m.operationLabel(operation), EventSignatureRejected).Inc()
+	m.opSigsRej.WithLabelValues(reason).Inc()
 }
 
 // ChallengeIssued counts one issued challenge.

@@ -153,8 +153,62 @@ func TestNilMetrics(t *testing.T) {
 	m.EnrollmentAccepted()
 	m.EnrollmentRejected("x")
 	m.InitReasons("x")
+	m.InitOperations("x")
+	m.InitSignatureReasons("x")
+	m.OperationEvent("x", EventRequested)
+	m.OperationSignatureRejected("x", "y")
 	h := newMux()
 	if got := m.Wrap(h); got != http.Handler(h) {
 		t.Error("a nil *Metrics must return the handler unchanged")
+	}
+}
+
+func TestOperationCounters(t *testing.T) {
+	m := New()
+	m.InitOperations("add_admin", "burn_key")
+	m.InitSignatureReasons("duplicate_key", "wrong_digest")
+	m.OperationEvent("add_admin", EventRequested)
+	m.OperationEvent("add_admin", EventSignatureAccepted)
+	m.OperationEvent("add_admin", EventSignatureAccepted)
+	m.OperationEvent("add_admin", EventApproved)
+	m.OperationEvent("not_in_policy", EventRequested)
+	m.OperationSignatureRejected("burn_key", "duplicate_key")
+	m.OperationSignatureRejected("evil\nname", "wrong_digest")
+
+	mfs, err := m.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		name := mf.GetName()
+		if name != "kiwistack_api_operations_total" && name != "kiwistack_api_operation_signatures_rejected_total" {
+			continue
+		}
+		for _, mt := range mf.GetMetric() {
+			key := name
+			for _, l := range mt.GetLabel() {
+				key += " " + l.GetName() + "=" + l.GetValue()
+			}
+			got[key] = mt.GetCounter().GetValue()
+		}
+	}
+	want := map[string]float64{
+		"kiwistack_api_operations_total event=requested operation=add_admin":          1,
+		"kiwistack_api_operations_total event=signature_accepted operation=add_admin": 2,
+		"kiwistack_api_operations_total event=approved operation=add_admin":           1,
+		"kiwistack_api_operations_total event=requested operation=other":              1,
+		"kiwistack_api_operations_total event=signature_rejected operation=burn_key":  1,
+		"kiwistack_api_operations_total event=signature_rejected operation=other":     1,
+		"kiwistack_api_operation_signatures_rejected_total reason=duplicate_key":      1,
+		"kiwistack_api_operation_signatures_rejected_total reason=wrong_digest":       1,
+	}
+	if len(got) != len(want) {
+		t.Errorf("series: got %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
 	}
 }
