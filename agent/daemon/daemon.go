@@ -1,6 +1,6 @@
 // Package daemon is what `kiwistack-agent run` runs: it wires the reconcile
 // loop (agent/reconcile) with its controllers (enrollment, OEM claim,
-// certificate, remote commands, tunnel; launchers plug in the same way), the
+// certificate, remote commands, tunnel, Fleet's agent; launchers plug in the same way), the
 // resume signal (platform/power), the local status endpoint (agent/status
 // over platform/localsock) and the state file, and runs them until its
 // context ends.
@@ -26,10 +26,12 @@ import (
 	"github.com/kiwistack/endpoint/agent/claim"
 	"github.com/kiwistack/endpoint/agent/command"
 	"github.com/kiwistack/endpoint/agent/enrollment"
+	"github.com/kiwistack/endpoint/agent/fleet"
 	"github.com/kiwistack/endpoint/agent/reconcile"
 	"github.com/kiwistack/endpoint/agent/renew"
 	"github.com/kiwistack/endpoint/agent/status"
 	"github.com/kiwistack/endpoint/agent/tunnel"
+	"github.com/kiwistack/endpoint/enroll/protocol"
 	"github.com/kiwistack/endpoint/internal/atomicfile"
 	"github.com/kiwistack/endpoint/platform/hwid"
 	"github.com/kiwistack/endpoint/platform/localsock"
@@ -91,6 +93,7 @@ type Daemon struct {
 	cert    *certificate.Controller
 	tunnel  *tunnel.Controller
 	command *command.Controller
+	fleet   *fleet.Controller
 	loop    *reconcile.Loop
 	started time.Time
 	resume  power.Source
@@ -147,7 +150,26 @@ func New(o Options) *Daemon {
 		Interface: o.TunnelInterface, StateDir: d.layout.StateDir, Record: d.enroll.Record, Revoked: d.cert.Revoked,
 		Locked: d.command.Locked, Now: o.Now, Logger: log.With("controller", "tunnel"),
 	})
+	fo := fleet.Options{Root: o.Root, Logger: log.With("controller", "fleet"), Config: d.agentConfig}
+	if o.Root != "" {
+		// A sandbox root (tests) has no fleetd service of its own.
+		fo.Service = fleet.Unknown{}
+	}
+	d.fleet = fleet.New(fo)
 	return d
+}
+
+// agentConfig is the tenant configuration of the last check-in, or the
+// enrollment's when there was none; nil when not enrolled.
+func (d *Daemon) agentConfig() *protocol.AgentConfig {
+	if c := d.tunnel.Config(); c != nil {
+		return c
+	}
+	if r := d.enroll.Record(); r != nil {
+		c := r.AgentConfig
+		return &c
+	}
+	return nil
 }
 
 // Run runs the daemon until ctx ends; it returns nil then, or the error
@@ -170,7 +192,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.resume, d.started = src, d.o.Now()
 	d.loop = reconcile.New(reconcile.Options{
 		Now: d.o.Now, Wake: wake, MaxSleep: d.o.MaxSleep, Logger: d.log, AfterPass: d.save,
-	}, d.enroll, d.claim, d.cert, d.command, d.tunnel)
+	}, d.enroll, d.claim, d.cert, d.command, d.tunnel, d.fleet)
 
 	var wg sync.WaitGroup
 	var serveErr error
@@ -219,6 +241,7 @@ func (d *Daemon) Status() status.Status {
 		Tunnel:      d.tunnel.Status(),
 		Certificate: d.cert.Status(),
 		Commands:    d.command.Status(),
+		Fleet:       d.fleet.Status(),
 	}
 	if r := d.enroll.Record(); r != nil {
 		s.Enrollment = status.Enrollment{Enrolled: true, Tenant: r.Tenant, DeviceID: r.DeviceID, APIURL: r.APIURL}

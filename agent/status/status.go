@@ -30,6 +30,9 @@ type Status struct {
 	Certificate *Certificate `json:"certificate,omitempty"`
 	// Tunnel is the WireGuard tunnel.
 	Tunnel Tunnel `json:"tunnel"`
+	// Fleet is Fleet's agent (fleetd), as agent/fleet configures it;
+	// absent from a status file of an agent without it.
+	Fleet *Fleet `json:"fleet,omitempty"`
 	// Resume says where resume-from-sleep events come from ("logind",
 	// "iokit", "suspend-resume", or the fallback "clock-jump").
 	Resume string `json:"resume"`
@@ -127,4 +130,22 @@ type Controller struct {
 	Next    time.Time `json:"next,omitzero"`
 	// LastError is its last error, safe to show.
 	LastError string `json:"last_error,omitempty"`
+}
+
+// Fleet is the state of Fleet's agent (fleetd / orbit).
+type Fleet struct {
+	// State is "not configured" (the tenant configuration names no
+	// Fleet), "configured" or "error".
+	State string `json:"state"`
+	// URL is the Fleet server fleetd is configured for.
+	URL string `json:"url,omitempty"`
+	// Installed says whether fleetd's binary, unit or plist is present.
+	Installed bool `json:"installed"`
+	// Configured says whether fleetd's files match the configuration.
+	Configured bool `json:"configured"`
+	// Running is "active", "inactive", "failed" (the service manager's
+	// word) or "unknown" when it cannot be asked.
+	Running string `json:"running,omitempty"`
+	// Message says what is missing or what went wrong.
+	Message string `json:"message,omitempty"`
 }

@@ -292,6 +292,17 @@ func (c *Controller) checkIn(ctx context.Context, rec *enrollment.Record) (*prot
 	return &cfg, nil
 }
 
+// Config returns the configuration the last check-in returned for the
+// enrolled device, nil when there is none.
+func (c *Controller) Config() *protocol.AgentConfig {
+	rec := c.o.Record()
+	v := c.readCache()
+	if rec == nil || v == nil || v.DeviceID != rec.DeviceID {
+		return nil
+	}
+	return &v.Config
+}
+
 func (c *Controller) readCache() *cached {
 	b, err := os.ReadFile(filepath.Join(c.o.StateDir, ConfigFile))
 	if err != nil {

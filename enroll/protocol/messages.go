@@ -137,6 +137,22 @@ type AgentConfig struct {
 	// with; absent when the API signs no commands. Optional within
 	// version 1.
 	CommandKey string `json:"command_key,omitempty"`
+	// Fleet is the tenant's Fleet server, which the agent configures
+	// Fleet's agent (fleetd / orbit) with (agent/fleet, docs/fleet.md);
+	// absent when the tenant runs no Fleet. Optional within version 1.
+	Fleet *FleetConfig `json:"fleet,omitempty"`
+}
+
+// FleetConfig is what fleetd needs to enroll with the tenant's Fleet.
+type FleetConfig struct {
+	// URL is the Fleet server's https URL (ORBIT_FLEET_URL).
+	URL string `json:"url"`
+	// EnrollSecret is the Fleet enroll secret of the tenant's team.
+	EnrollSecret string `json:"enroll_secret"`
+	// Certificate is the PEM of the CA that issued Fleet's server
+	// certificate, when it is not publicly trusted
+	// (ORBIT_FLEET_CERTIFICATE). Optional.
+	Certificate string `json:"certificate,omitempty"`
 }
 
 // WireGuardConfig is the tunnel a device keeps to the tenant's hub. The

@@ -44,6 +44,7 @@ var schemaTypes = map[string]reflect.Type{
 	"EnrollResponse":   reflect.TypeFor[protocol.EnrollResponse](),
 	"ClaimRequest":     reflect.TypeFor[protocol.ClaimRequest](),
 	"AgentConfig":      reflect.TypeFor[protocol.AgentConfig](),
+	"FleetConfig":      reflect.TypeFor[protocol.FleetConfig](),
 	"WireGuardConfig":  reflect.TypeFor[protocol.WireGuardConfig](),
 	"CommandList":      reflect.TypeFor[protocol.CommandList](),
 	"SignedCommand":    reflect.TypeFor[protocol.SignedCommand](),
