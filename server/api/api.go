@@ -134,6 +134,9 @@ type Config struct {
 	// AgentConfig, where the agent pins it at enrollment. No command is
 	// queued when nil (the operation still locks the device out).
 	CommandKey ed25519.PrivateKey
+	// Fleet is the tenant's Fleet server, which every AgentConfig names
+	// for the agent to configure fleetd with (agent/fleet); none when nil.
+	Fleet *protocol.FleetConfig
 }
 
 // Server is the tenant API's http.Handler.

@@ -109,10 +109,16 @@ func (s *Server) handleDeviceConfig(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	cfg := protocol.AgentConfig{Version: 1, Tenant: s.cfg.Tenant, DeviceID: id, CAURL: s.cfg.CAURL,
-		RootFingerprint: s.cfg.RootFingerprint, APIURL: s.cfg.APIURL, WireGuard: s.tunnelConfig(r.Context(), id),
-		CommandKey: s.commandKeyText()}
-	writeJSON(w, http.StatusOK, cfg)
+	writeJSON(w, http.StatusOK, s.agentConfig(r.Context(), id, s.cfg.RootFingerprint))
+}
+
+// agentConfig is the tenant's configuration for the agent of device id,
+// as enrollment, claim and check-in deliver it; rootFP is the SHA-256 of
+// the tenant root's DER, hex.
+func (s *Server) agentConfig(ctx context.Context, id, rootFP string) protocol.AgentConfig {
+	return protocol.AgentConfig{Version: 1, Tenant: s.cfg.Tenant, DeviceID: id, CAURL: s.cfg.CAURL,
+		RootFingerprint: rootFP, APIURL: s.cfg.APIURL, WireGuard: s.tunnelConfig(ctx, id),
+		CommandKey: s.commandKeyText(), Fleet: s.cfg.Fleet}
 }
 
 // deviceID returns the device id a device certificate of tenant names in

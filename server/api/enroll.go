@@ -474,13 +474,11 @@ func (s *Server) complete(ctx context.Context, g grant, csr *x509.CertificateReq
 		DeviceID:    deviceID,
 		Certificate: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf.Raw})),
 		Root:        string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: root.Raw})),
-		Config: protocol.AgentConfig{Version: 1, Tenant: s.cfg.Tenant, DeviceID: deviceID, CAURL: s.cfg.CAURL,
-			RootFingerprint: fp, APIURL: s.cfg.APIURL, CommandKey: s.commandKeyText()},
+		Config:      s.agentConfig(ctx, deviceID, fp),
 	}
 	for _, c := range chain[:len(chain)-1] {
 		resp.Chain = append(resp.Chain, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})))
 	}
-	resp.Config.WireGuard = s.tunnelConfig(ctx, deviceID)
 	return resp, nil
 }
 
