@@ -73,9 +73,9 @@ func (s *Server) issueAdmin(r *http.Request, ai *auditSubject) (*protocol.AdminC
 		return nil, e
 	}
 	ai.actor = req.Serial
-	if !s.cfg.Policy.HasRole(req.Role) {
+	if pol := s.currentPolicy(); !pol.HasRole(req.Role) {
 		return nil, reject(http.StatusBadRequest, ReasonUnknownRole,
-			fmt.Sprintf("the role %q is not one of this tenant's roles (%s)", req.Role, strings.Join(s.cfg.Policy.Roles, ", ")), nil)
+			fmt.Sprintf("the role %q is not one of this tenant's roles (%s)", req.Role, strings.Join(pol.Roles, ", ")), nil)
 	}
 	if err := protocol.ValidateAdminSubject(req.Admin, req.Role, s.cfg.Tenant); err != nil {
 		return nil, reject(http.StatusBadRequest, ReasonBadSubject, "the admin name is not valid: "+err.Error(), err)

@@ -142,8 +142,6 @@ type Config struct {
 // Server is the tenant API's http.Handler.
 type Server struct {
 	cfg Config
-	// enrollRole is the role that signs enroll_device alone.
-	enrollRole string
 	roots      *x509.CertPool
 	log        *slog.Logger
 	mux        *http.ServeMux
@@ -178,8 +176,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("creating api: %w", err)
 	}
 	cfg.Policy = stored
-	enrollRole, ok := cfg.Policy.SingleSigner(protocol.OpEnrollDevice)
-	if !ok {
+	if _, ok := cfg.Policy.SingleSigner(protocol.OpEnrollDevice); !ok {
 		return nil, errors.New("creating api: the policy's enroll_device must be one signature of a role (n-of-m, delays and operator co-signatures need the operations API)")
 	}
 	if cfg.Now == nil {
@@ -195,7 +192,7 @@ func New(cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s := &Server{cfg: cfg, enrollRole: enrollRole, roots: x509.NewCertPool(), log: log, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, roots: x509.NewCertPool(), log: log, mux: http.NewServeMux()}
 	s.roots.AddCert(cfg.Intermediate)
 	s.mux.HandleFunc("POST /v1/challenges", s.handleChallenge)
 	s.mux.HandleFunc("POST /v1/enrollments", s.handleEnroll)

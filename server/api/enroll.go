@@ -92,7 +92,7 @@ func (s *Server) handleChallenge(w http.ResponseWriter, r *http.Request) {
 		Tenant:        op.Tenant,
 		Nonce:         nonce,
 		Digest:        digest,
-		RequiredRoles: []string{s.enrollRole},
+		RequiredRoles: []string{s.enrollRole()},
 		ExpiresAt:     protocol.FormatTimestamp(exp),
 	})
 }
@@ -257,9 +257,11 @@ func (s *Server) checkSigner(ctx context.Context, stmt *protocol.Statement, leaf
 	if ou := leaf.Subject.OrganizationalUnit; len(ou) == 1 {
 		role = ou[0]
 	}
-	if !s.cfg.Policy.RoleMeets(role, s.enrollRole) {
+	pol := s.currentPolicy()
+	need, _ := pol.SingleSigner(protocol.OpEnrollDevice) // New and policy_change refuse any other policy
+	if !pol.RoleMeets(role, need) {
 		return reject(http.StatusForbidden, ReasonRoleInsufficient,
-			fmt.Sprintf("enrolling a device needs the role %s or higher; ask such an administrator to sign", s.enrollRole),
+			fmt.Sprintf("enrolling a device needs the role %s or higher; ask such an administrator to sign", need),
 			fmt.Errorf("signer role %q (OU %q)", role, leaf.Subject.OrganizationalUnit))
 	}
 	return nil

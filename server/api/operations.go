@@ -105,6 +105,13 @@ func (s *Server) currentPolicy() *policy.Policy {
 	return s.ops.policy
 }
 
+// enrollRole is the role that signs enroll_device alone under the current
+// policy (New and policy_change accept no policy where it is anything else).
+func (s *Server) enrollRole() string {
+	r, _ := s.currentPolicy().SingleSigner(protocol.OpEnrollDevice)
+	return r
+}
+
 // setPolicy makes p the current policy.
 func (s *Server) setPolicy(p *policy.Policy) {
 	s.ops.mu.Lock()

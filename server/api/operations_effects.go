@@ -324,7 +324,7 @@ func (s *Server) effect(snap store.OperationSnapshot, req authz.Request, sigs []
 		}
 		ac.newPolicy = np
 		return &store.Effect{PolicyDocument: snap.Operation.Document, PolicySHA256: p[protocol.ParamDocumentSHA256]},
-			"the new policy applies to operations requested from now on (enroll_device from the next start of the API)", ac, nil
+			"the new policy applies to operations and enrollments requested from now on", ac, nil
 	case protocol.OpReenrollConsent:
 		until := s.cfg.Now().Add(ReenrollConsentLifetime)
 		return &store.Effect{ReenrollDevice: p[protocol.ParamDeviceID], ReenrollBy: firstApprover(sigs), ReenrollUntil: until},

@@ -576,6 +576,36 @@ func TestOperationPolicyChange(t *testing.T) {
 	}
 }
 
+// TestPolicyChangeReachesEnrollment: an applied policy_change that raises
+// enroll_device to founder governs the next challenge and enrollment at
+// once, without a restart of the API.
+func TestPolicyChangeReachesEnrollment(t *testing.T) {
+	o := newOpsEnv(t)
+	if c := o.begin(t); strings.Join(c.challenge.RequiredRoles, ",") != RoleSysadmin {
+		t.Fatalf("default policy: enroll_device needs %v", c.challenge.RequiredRoles)
+	}
+	p := policy.Default(tenant)
+	enroll := p.Operations[protocol.OpEnrollDevice]
+	enroll.Role = RoleFounder
+	p.Operations[protocol.OpEnrollDevice] = enroll
+	doc := mustMarshal(t, p)
+	inst := o.mustRequest(t, protocol.OpPolicyChange, map[string]string{"document_sha256": protocol.DocumentSHA256(doc)}, doc)
+	o.mustSign(t, o.sysadmin, inst)
+	if inst = o.mustSign(t, o.founder, inst); inst.State != "applied" {
+		t.Fatalf("policy change: %+v", inst)
+	}
+	c := o.begin(t)
+	if got := strings.Join(c.challenge.RequiredRoles, ","); got != RoleFounder {
+		t.Errorf("challenge after the policy change asks for %s, want founder", got)
+	}
+	status, resp := o.post(t, "/v1/enrollments", ctJSON, c.body(t))
+	var er protocol.ErrorResponse
+	_ = json.Unmarshal(resp, &er)
+	if status != http.StatusForbidden || er.Reason != ReasonRoleInsufficient {
+		t.Fatalf("sysadmin enrollment after the change: %d %s, want 403 %s", status, resp, ReasonRoleInsufficient)
+	}
+}
+
 func TestOperationDelays(t *testing.T) {
 	o := newOpsEnv(t)
 	day := 24 * time.Hour
