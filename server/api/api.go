@@ -141,10 +141,10 @@ type Config struct {
 
 // Server is the tenant API's http.Handler.
 type Server struct {
-	cfg Config
-	roots      *x509.CertPool
-	log        *slog.Logger
-	mux        *http.ServeMux
+	cfg   Config
+	roots *x509.CertPool
+	log   *slog.Logger
+	mux   *http.ServeMux
 	// handler is mux, wrapped by Config.Metrics when set.
 	handler http.Handler
 	// claims limits failed claims per remote address.
