@@ -16,6 +16,8 @@ require (
 	github.com/kardianos/service v1.3.0
 )
 
+require software.sslmate.com/src/go-pkcs12 v0.7.4
+
 require (
 	github.com/google/go-cmp v0.7.0 // indirect
 	github.com/josharian/native v1.1.0 // indirect

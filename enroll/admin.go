@@ -3,6 +3,8 @@ package enroll
 import (
 	"context"
 	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	"github.com/kiwistack/endpoint/enroll/adminjson"
+	"github.com/kiwistack/endpoint/enroll/apiclient"
 	"github.com/kiwistack/endpoint/enroll/protocol"
 	"github.com/kiwistack/endpoint/enroll/yubikey"
 )
@@ -28,6 +31,9 @@ type AdminAPI interface {
 	SignOperation(ctx context.Context, id string, req protocol.SignatureRequest) (*protocol.OperationInstance, error)
 	CancelOperation(ctx context.Context, id string, req protocol.SignatureRequest) (*protocol.OperationInstance, error)
 	Audit(ctx context.Context, after int64) (*protocol.AuditPage, error)
+	// WithReadGrant is a client whose reads carry g (read_audit,
+	// read_status).
+	WithReadGrant(g *apiclient.ReadGrant) *apiclient.Client
 }
 
 // StatementSigner is an administrator's slot 9a key: a YubiKey
@@ -250,60 +256,20 @@ func (a Admin) sign(ctx context.Context, o AdminOptions, id string, cancel bool)
 	if err != nil {
 		return err
 	}
-	if inst.State != "pending" && inst.State != "staged" {
-		return fmt.Errorf("operation %s is %s (%s): nothing to sign", id, inst.State, inst.Summary)
-	}
-	op, verb := inst.ProtocolOperation(), "approve"
-	if cancel {
-		op, verb = inst.CancelOperation(), "CANCEL"
-	}
-	// What is being signed, in words, before the PIN prompt.
+	// What is being signed goes to stderr with --json, so that stdout
+	// holds the JSON answer alone.
 	out := a.Out
 	if o.JSON {
 		out = a.Err
-		if out == nil {
-			out = io.Discard
-		}
 	}
-	fmt.Fprintf(out, "You are about to %s operation %s:\n", verb, inst.ID)
-	describe(out, inst)
-	signer, err := a.OpenSigner(ctx, o.Serial)
+	after, cert, serial, err := a.approve(ctx, o, api, inst, cancel, out)
 	if err != nil {
-		return err
-	}
-	defer signer.Close()
-	cert := signer.Certificate()
-	if !o.Operator {
-		if err := checkSignerCert(cert, o.Tenant, a.now()); err != nil {
-			return fmt.Errorf("YubiKey %d: %w", signer.Serial(), err)
-		}
-	}
-	digest, err := op.Digest()
-	if err != nil {
-		return err
-	}
-	stmt := &protocol.Statement{Operation: op.ID, Tenant: op.Tenant, YubiKeySerial: signer.Serial(), Nonce: op.Nonce,
-		Digest: digest, Params: op.Params}
-	purpose := strings.ToLower(verb[:1]) + verb[1:] + " " + inst.Description
-	compact, err := signer.Sign(ctx, stmt, purpose, a.now())
-	if err != nil {
-		return fmt.Errorf("signing operation %s: %w", id, err)
-	}
-	send := api.SignOperation
-	if cancel {
-		send = api.CancelOperation
-	}
-	after, err := send(ctx, id, protocol.SignatureRequest{Statement: compact})
-	if err != nil {
-		return fmt.Errorf("sending the signature of operation %s: %w", id, err)
-	}
-	if err := checkInstance(after, o.Tenant); err != nil {
 		return err
 	}
 	if o.JSON {
 		return a.writeOperation(after)
 	}
-	fmt.Fprintf(a.Out, "\nSigned by YubiKey %d (%s, %s). Operation %s is now %s.\n", signer.Serial(), cert.Subject.CommonName,
+	fmt.Fprintf(a.Out, "\nSigned by YubiKey %d (%s, %s). Operation %s is now %s.\n", serial, cert.Subject.CommonName,
 		firstOr(cert.Subject.OrganizationalUnit), id, after.Summary)
 	if after.Effect != "" {
 		fmt.Fprintf(a.Out, "Effect: %s\n", after.Effect)
@@ -312,6 +278,93 @@ func (a Admin) sign(ctx context.Context, o AdminOptions, id string, cancel bool)
 		fmt.Fprintf(a.Out, "Can no longer be signed: %s\n", l)
 	}
 	return nil
+}
+
+// approve shows inst in words on out (nil: nowhere), has the signer approve
+// it, or cancel it, with PIN and touch, and sends the statement; it returns
+// the operation as the API then has it and the signer's certificate and
+// serial.
+func (a Admin) approve(ctx context.Context, o AdminOptions, api AdminAPI, inst *protocol.OperationInstance, cancel bool, out io.Writer) (*protocol.OperationInstance, *x509.Certificate, uint32, error) {
+	id := inst.ID
+	if inst.State != "pending" && inst.State != "staged" {
+		return nil, nil, 0, fmt.Errorf("operation %s is %s (%s): nothing to sign", id, inst.State, inst.Summary)
+	}
+	op, verb := inst.ProtocolOperation(), "approve"
+	if cancel {
+		op, verb = inst.CancelOperation(), "CANCEL"
+	}
+	if out == nil {
+		out = io.Discard
+	}
+	// What is being signed, in words, before the PIN prompt.
+	fmt.Fprintf(out, "You are about to %s operation %s:\n", verb, inst.ID)
+	describe(out, inst)
+	signer, err := a.OpenSigner(ctx, o.Serial)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	defer signer.Close()
+	cert := signer.Certificate()
+	if !o.Operator {
+		if err := checkSignerCert(cert, o.Tenant, a.now()); err != nil {
+			return nil, nil, 0, fmt.Errorf("YubiKey %d: %w", signer.Serial(), err)
+		}
+	}
+	digest, err := op.Digest()
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	stmt := &protocol.Statement{Operation: op.ID, Tenant: op.Tenant, YubiKeySerial: signer.Serial(), Nonce: op.Nonce,
+		Digest: digest, Params: op.Params}
+	purpose := strings.ToLower(verb[:1]) + verb[1:] + " " + inst.Description
+	compact, err := signer.Sign(ctx, stmt, purpose, a.now())
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("signing operation %s: %w", id, err)
+	}
+	send := api.SignOperation
+	if cancel {
+		send = api.CancelOperation
+	}
+	after, err := send(ctx, id, protocol.SignatureRequest{Statement: compact})
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("sending the signature of operation %s: %w", id, err)
+	}
+	if err := checkInstance(after, o.Tenant); err != nil {
+		return nil, nil, 0, err
+	}
+	return after, cert, signer.Serial(), nil
+}
+
+// reader returns a client of the tenant API that may read what op
+// (read_audit or read_status) grants: it requests op for a new one-time
+// key, which never leaves this process, and has this administrator sign it
+// (seed Z1: reads need one YubiKey signature). What is signed is shown on
+// stderr.
+func (a Admin) reader(ctx context.Context, o AdminOptions, op string) (AdminAPI, error) {
+	pub, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("making the one-time read key: %w", err)
+	}
+	api, err := a.dial(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	inst, err := api.RequestOperation(ctx, protocol.OperationRequest{Operation: op, Tenant: o.Tenant,
+		Params: map[string]string{protocol.ParamReaderKey: protocol.EncodeReaderKey(pub)}})
+	if err != nil {
+		return nil, fmt.Errorf("requesting %s: %w", op, err)
+	}
+	if err := checkInstance(inst, o.Tenant); err != nil {
+		return nil, err
+	}
+	after, _, _, err := a.approve(ctx, o, api, inst, false, a.Err)
+	if err != nil {
+		return nil, err
+	}
+	if after.State != "applied" {
+		return nil, fmt.Errorf("%s %s is %s (%s): the read needs it applied", op, after.ID, after.State, after.Summary)
+	}
+	return api.WithReadGrant(&apiclient.ReadGrant{Operation: after.ID, Key: key, Tenant: o.Tenant, Now: a.now}), nil
 }
 
 // Status shows one operation, or with id "" the open ones.
@@ -333,7 +386,7 @@ func (a Admin) Status(ctx context.Context, o AdminOptions, id string) error {
 
 // List shows the operations in states (comma-separated; "" for all).
 func (a Admin) List(ctx context.Context, o AdminOptions, states string) error {
-	api, err := a.dial(ctx, o)
+	api, err := a.reader(ctx, o, protocol.OpReadStatus)
 	if err != nil {
 		return err
 	}
@@ -362,7 +415,7 @@ var ErrAuditBroken = errors.New("the audit log's hash chain does not verify")
 // Audit prints the audit log; with verify it checks the whole hash chain
 // locally and fails with ErrAuditBroken at the first bad entry.
 func (a Admin) Audit(ctx context.Context, o AdminOptions, verify bool) error {
-	api, err := a.dial(ctx, o)
+	api, err := a.reader(ctx, o, protocol.OpReadAudit)
 	if err != nil {
 		return err
 	}

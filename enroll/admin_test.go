@@ -13,12 +13,14 @@ import (
 	"encoding/json"
 	"errors"
 	"math/big"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/kiwistack/endpoint/enroll/adminjson"
 	"github.com/kiwistack/endpoint/enroll/apiclient"
+	"github.com/kiwistack/endpoint/enroll/protocol"
 	"github.com/kiwistack/endpoint/server/ca"
 	"github.com/kiwistack/endpoint/server/dev"
 	"github.com/kiwistack/endpoint/server/store"
@@ -30,6 +32,7 @@ type adminTenant struct {
 	dir     string
 	info    dev.Info
 	signers map[string]SoftwareSigner
+	stderr  bytes.Buffer // what the runners wrote to stderr
 }
 
 func startAdminTenant(t *testing.T) *adminTenant {
@@ -98,7 +101,9 @@ func (at *adminTenant) admin(role string, out *bytes.Buffer) Admin {
 			return at.signers[role], nil
 		},
 		Out: out,
-		Err: out,
+		// What a read grant asks to sign goes to stderr, apart from the
+		// JSON on stdout.
+		Err: &at.stderr,
 	}
 }
 
@@ -196,8 +201,14 @@ func TestAdminVerbs(t *testing.T) {
 		t.Fatal(err)
 	}
 	var l adminjson.List
-	if err := json.Unmarshal(out.Bytes(), &l); err != nil || len(l.Operations) != 2 {
-		t.Errorf("list: %v %s", err, out.String())
+	if err := json.Unmarshal(out.Bytes(), &l); err != nil || len(l.Operations) != 3 ||
+		!slices.ContainsFunc(l.Operations, func(op protocol.OperationInstance) bool {
+			return op.Operation == "read_status" && op.State == "applied"
+		}) {
+		t.Errorf("list (the two operations and its own applied read_status grant): %v %s", err, out.String())
+	}
+	if !strings.Contains(at.stderr.String(), "You are about to approve") || !strings.Contains(at.stderr.String(), "read_status of acme-corp") {
+		t.Errorf("the read grant was not shown before signing:\n%s", at.stderr.String())
 	}
 	out.Reset()
 	if err := at.admin("sysadmin", &out).Audit(ctx, at.opts(true), true); err != nil {

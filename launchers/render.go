@@ -17,6 +17,7 @@ import (
 	"github.com/kiwistack/endpoint/launchers/chromium"
 	"github.com/kiwistack/endpoint/launchers/dispatch"
 	"github.com/kiwistack/endpoint/launchers/fileset"
+	"github.com/kiwistack/endpoint/launchers/localstate"
 	"github.com/kiwistack/endpoint/launchers/macos"
 	"github.com/kiwistack/endpoint/launchers/windows"
 	"github.com/kiwistack/endpoint/launchers/winreg"
@@ -157,8 +158,14 @@ func Render(out io.Writer, o RenderOptions) (fileset.Result, error) {
 		if err != nil {
 			return fileset.Result{}, err
 		}
+		// Kerberos in the first app window of every new home (/etc/skel)
+		// and of the homes already there (launchers/localstate).
+		set = append(set, localstate.SkelFile(browser.Candidate))
 		tg = target{set: append(set, dset...), manifest: xdg.Manifest, what: "Linux launchers, running " + browser.Path,
-			report: func(w io.Writer) { reportLinuxDispatcher(w, d, notes) }}
+			report: func(w io.Writer) {
+				reportLinuxDispatcher(w, d, notes)
+				seedLocalState(w, o.Root, browser.Candidate)
+			}}
 	case "darwin":
 		if o.Browser != "" {
 			return fileset.Result{}, errors.New("--browser does not apply to macOS: the app bundles find Google Chrome or Chromium when they start")
@@ -228,6 +235,28 @@ func Render(out io.Writer, o RenderOptions) (fileset.Result, error) {
 		fmt.Fprintf(out, "The registry holds the %d values of %s.\n", len(vs), windows.RegFile)
 	}
 	return res, nil
+}
+
+// seedLocalState seeds Chromium's Local State in the existing homes under
+// root (localstate.SeedHomes) so that their first app window signs in with
+// Kerberos, and tells w what it did; a home it must leave alone is
+// reported, not an error, since the launchers are written.
+func seedLocalState(w io.Writer, root string, c chromium.Candidate) {
+	res, err := localstate.SeedHomes(root, c)
+	if err != nil {
+		fmt.Fprintf(w, "Kerberos in the first app window: homes not seeded: %v\n", err)
+		return
+	}
+	for _, r := range res {
+		switch {
+		case errors.Is(r.Err, localstate.ErrBrowserRunning):
+			fmt.Fprintf(w, "  left      %s's %s/%s: the browser is running; render again once it is closed\n", r.User.Name, r.Dir, localstate.FileName)
+		case r.Err != nil:
+			fmt.Fprintf(w, "  left      %s's %s/%s: %v\n", r.User.Name, r.Dir, localstate.FileName, r.Err)
+		case r.Changed:
+			fmt.Fprintf(w, "  seeded    %s's %s/%s (Kerberos from the first window)\n", r.User.Name, r.Dir, localstate.FileName)
+		}
+	}
 }
 
 // linuxDispatcher gathers what the dispatcher's files depend on under the

@@ -64,9 +64,13 @@ type Controller struct {
 	record func() *enrollment.Record
 	log    *slog.Logger
 
-	mu          sync.Mutex
-	renewer     *renew.Renewer
-	loaded      *enrollment.Record
+	mu      sync.Mutex
+	renewer *renew.Renewer
+	client  *renew.Client
+	loaded  *enrollment.Record
+	// reissueAt is when a refused renewal may next be followed by a
+	// reissue request (after a rotate_intermediate).
+	reissueAt   time.Time
 	serial      string // the serial of the chain the renewer holds
 	chain       []*x509.Certificate
 	loadErr     error
@@ -119,8 +123,15 @@ func (c *Controller) Reconcile(ctx context.Context) (time.Time, error) {
 	before, beforeState := c.serial, r.Status().State
 	c.mu.Unlock()
 	next, err := r.Step(ctx)
+	if r.Status().State == renew.StateRefused {
+		if reissued, rerr := c.reissue(ctx, rec); reissued {
+			next, err = c.o.Now(), nil
+		} else if rerr != nil {
+			c.log.Warn("renewal refused and no new certificate from the tenant API", "err", rerr)
+		}
+	}
 	c.mu.Lock()
-	changed := c.serial != before || r.Status().State != beforeState
+	changed := c.serial != before || r.Status().State != beforeState || c.renewer != r
 	c.mu.Unlock()
 	if changed && c.o.OnChange != nil {
 		c.o.OnChange()
@@ -191,9 +202,50 @@ func (c *Controller) load(rec *enrollment.Record) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	recCopy := *rec
-	c.renewer, c.loaded, c.serial, c.chain, c.loadErr, c.loadFails = r, &recCopy, cert.Leaf.SerialNumber.String(), chain, nil, 0
+	c.renewer, c.client, c.loaded, c.serial, c.chain, c.loadErr, c.loadFails = r, client, &recCopy, cert.Leaf.SerialNumber.String(), chain, nil, 0
 	c.log.Info("device certificate loaded", "serial", c.serial, "not_after", cert.Leaf.NotAfter)
 	return nil
+}
+
+// reissueRetry is the pause between reissue requests that failed.
+const reissueRetry = 5 * time.Minute
+
+// reissue follows a refused renewal: step-ca refuses to renew a certificate
+// of a retired intermediate, and the tenant API then issues one from the
+// current intermediate for the same key (renew.Client.Reissue), proven by
+// the registry rather than the old chain. The new chain is written like a
+// renewal's and loaded; reissued is false when the API refused too (a
+// revoked or replaced device), which leaves the refusal standing.
+func (c *Controller) reissue(ctx context.Context, rec *enrollment.Record) (bool, error) {
+	if rec.APIURL == "" {
+		return false, nil
+	}
+	c.mu.Lock()
+	r, client, wait := c.renewer, c.client, c.reissueAt
+	c.mu.Unlock()
+	now := c.o.Now()
+	if client == nil || now.Before(wait) {
+		return false, nil
+	}
+	cert, err := client.Reissue(ctx, rec.APIURL, r.Certificate(), now)
+	if err != nil {
+		c.mu.Lock()
+		c.reissueAt = now.Add(reissueRetry)
+		c.mu.Unlock()
+		return false, err
+	}
+	if err := renew.WriteChain(rec.Certificate, cert); err != nil {
+		return false, err
+	}
+	c.log.Info("device certificate reissued by the tenant API under its current intermediate",
+		"serial", cert.Leaf.SerialNumber.String(), "issuer", cert.Leaf.Issuer.String(), "not_after", cert.Leaf.NotAfter)
+	if err := c.load(rec); err != nil {
+		return false, err
+	}
+	c.mu.Lock()
+	c.lastRenewal, c.reissueAt = now, time.Time{}
+	c.mu.Unlock()
+	return true, nil
 }
 
 // renewed is the renewer's OnRenew: it remembers the new serial so that

@@ -20,6 +20,8 @@ type Executor interface {
 // Root is the file-system root ("" is /).
 type OSExecutor struct {
 	Root string
+	// Device is the LUKS device a wipe erases; "" finds the one under Root.
+	Device string
 }
 
 // LockMessage is what a refused login shows after a remote lock.
@@ -32,7 +34,7 @@ func (e OSExecutor) Lock(ctx context.Context) error {
 
 // Wipe implements Executor.
 func (e OSExecutor) Wipe(ctx context.Context) error {
-	return wipe.Wipe(ctx, wipe.Options{Root: e.Root})
+	return wipe.Wipe(ctx, wipe.Options{Root: e.Root, Device: e.Device})
 }
 
 // FakeExecutor records the commands it is asked to run, for tests; Err,

@@ -1,6 +1,8 @@
 // Package daemon is what `kiwistack-agent run` runs: it wires the reconcile
 // loop (agent/reconcile) with its controllers (enrollment, OEM claim,
-// certificate, remote commands, tunnel, Fleet's agent; launchers plug in the same way), the
+// certificate, remote commands, tunnel, Fleet's agent, directory login,
+// disk recovery key;
+// launchers plug in the same way), the
 // resume signal (platform/power), the local status endpoint (agent/status
 // over platform/localsock) and the state file, and runs them until its
 // context ends.
@@ -22,9 +24,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kiwistack/endpoint/agent/appcert"
 	"github.com/kiwistack/endpoint/agent/certificate"
 	"github.com/kiwistack/endpoint/agent/claim"
 	"github.com/kiwistack/endpoint/agent/command"
+	"github.com/kiwistack/endpoint/agent/directory"
+	"github.com/kiwistack/endpoint/agent/disk"
 	"github.com/kiwistack/endpoint/agent/enrollment"
 	"github.com/kiwistack/endpoint/agent/fleet"
 	"github.com/kiwistack/endpoint/agent/reconcile"
@@ -57,6 +62,11 @@ type Options struct {
 	StateDir string
 	// Socket is the local endpoint (DefaultSocket(Root) if empty).
 	Socket string
+	// LUKSDevice is the LUKS device of the laptop's disk, for the disk
+	// key escrow and the remote wipe; "" finds the one under Root through
+	// device-mapper (the usual case: set it where that finds the wrong one
+	// or none, e.g. a LUKS data partition).
+	LUKSDevice string
 	// Logger; nil discards.
 	Logger *slog.Logger
 	// Now is the wall clock; nil is time.Now.
@@ -81,6 +91,10 @@ type Options struct {
 	// StateDir, Now, Logger and OnLock are set from these options); its
 	// Executor is command.OSExecutor{Root} when nil.
 	Commands command.Options
+	// Disk configures the disk recovery-key controller (StateDir, Root,
+	// ConfigDir, Record, Config, Now and Logger are set from these
+	// options); tests set Volume and API.
+	Disk disk.Options
 }
 
 // Daemon is a running agent.
@@ -94,6 +108,9 @@ type Daemon struct {
 	tunnel  *tunnel.Controller
 	command *command.Controller
 	fleet   *fleet.Controller
+	disk    *disk.Controller
+	dir     *directory.Controller
+	appcert *appcert.Controller
 	loop    *reconcile.Loop
 	started time.Time
 	resume  power.Source
@@ -143,7 +160,7 @@ func New(o Options) *Daemon {
 	cmo := o.Commands
 	cmo.Record, cmo.StateDir, cmo.Now, cmo.Logger, cmo.OnLock = d.enroll.Record, d.layout.StateDir, o.Now, log.With("controller", "command"), d.Trigger
 	if cmo.Executor == nil {
-		cmo.Executor = command.OSExecutor{Root: o.Root}
+		cmo.Executor = command.OSExecutor{Root: o.Root, Device: o.LUKSDevice}
 	}
 	d.command = command.New(cmo)
 	d.tunnel = tunnel.New(tunnel.Options{
@@ -156,6 +173,23 @@ func New(o Options) *Daemon {
 		fo.Service = fleet.Unknown{}
 	}
 	d.fleet = fleet.New(fo)
+	// App certificates for the desktop users' Work profiles; a sandbox
+	// root (tests) has no accounts in its etc/passwd, so none.
+	d.appcert = appcert.New(appcert.Options{Record: d.enroll.Record, Revoked: d.cert.Revoked, Root: o.Root,
+		Now: o.Now, Logger: log.With("controller", "appcert")})
+	dko := o.Disk
+	dko.StateDir, dko.Root, dko.ConfigDir, dko.Record, dko.Config = d.layout.StateDir, o.Root, d.layout.ConfigDir, d.enroll.Record, d.agentConfig
+	dko.Now, dko.Logger = o.Now, log.With("controller", "disk")
+	if dko.Device == "" {
+		dko.Device = o.LUKSDevice
+	}
+	d.disk = disk.New(dko)
+	do := directory.Options{Root: o.Root, Logger: log.With("controller", "directory"), Config: d.agentConfig}
+	if o.Root != "" {
+		// A sandbox root (tests) has no sssd service of its own.
+		do.Service = directory.NoRestart{}
+	}
+	d.dir = directory.New(do)
 	return d
 }
 
@@ -192,7 +226,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.resume, d.started = src, d.o.Now()
 	d.loop = reconcile.New(reconcile.Options{
 		Now: d.o.Now, Wake: wake, MaxSleep: d.o.MaxSleep, Logger: d.log, AfterPass: d.save,
-	}, d.enroll, d.claim, d.cert, d.command, d.tunnel, d.fleet)
+	}, d.enroll, d.claim, d.cert, d.command, d.tunnel, d.fleet, d.dir, d.disk, d.appcert)
 
 	var wg sync.WaitGroup
 	var serveErr error
@@ -238,10 +272,13 @@ func (d *Daemon) Wakeups() int64 {
 func (d *Daemon) Status() status.Status {
 	s := status.Status{
 		Version: status.Version, Updated: d.o.Now(), Started: d.started, Resume: string(d.resume),
-		Tunnel:      d.tunnel.Status(),
-		Certificate: d.cert.Status(),
-		Commands:    d.command.Status(),
-		Fleet:       d.fleet.Status(),
+		Tunnel:         d.tunnel.Status(),
+		Certificate:    d.cert.Status(),
+		Commands:       d.command.Status(),
+		Fleet:          d.fleet.Status(),
+		Disk:           d.disk.Status(),
+		Directory:      d.dir.Status(),
+		AppCertificate: d.appcert.Status(),
 	}
 	if r := d.enroll.Record(); r != nil {
 		s.Enrollment = status.Enrollment{Enrolled: true, Tenant: r.Tenant, DeviceID: r.DeviceID, APIURL: r.APIURL}

@@ -188,7 +188,8 @@ func TestDaemonRenewsAndStops(t *testing.T) {
 		!cert.NextRenewal.Equal(latest) {
 		t.Errorf("certificate status = %+v, want valid, renewal at two thirds of the lifetime", cert)
 	}
-	if s.Tunnel.State != TunnelNotConfigured || s.Resume != string(power.SourceClockJump) || len(s.Controllers) != 6 || s.Fleet == nil || s.Fleet.State != "not configured" {
+	if s.Tunnel.State != TunnelNotConfigured || s.Resume != string(power.SourceClockJump) || len(s.Controllers) != 9 || s.Fleet == nil || s.Fleet.State != "not configured" || s.Directory == nil || s.Directory.State != "not configured" ||
+		s.Disk == nil || s.Disk.State != "not configured" {
 		t.Errorf("status = %+v", s)
 	}
 
@@ -258,7 +259,7 @@ func TestDaemonRenewsAndStops(t *testing.T) {
 // and wakes for nothing.
 func TestDaemonNotEnrolled(t *testing.T) {
 	d, c := start(t, Options{Root: t.TempDir()})
-	s := waitFor(t, c, "a pass", func(s *status.Status) bool { return len(s.Controllers) == 6 && !s.Controllers[0].LastRun.IsZero() })
+	s := waitFor(t, c, "a pass", func(s *status.Status) bool { return len(s.Controllers) == 9 && !s.Controllers[0].LastRun.IsZero() })
 	if s.Enrollment.Enrolled || s.Certificate != nil || s.Controllers[0].State != "not enrolled" {
 		t.Errorf("status = %+v", s)
 	}

@@ -20,6 +20,9 @@ func ServiceSpec(exe string, o Options) service.Spec {
 	if o.Socket != "" {
 		args = append(args, "--socket", o.Socket)
 	}
+	if o.LUKSDevice != "" {
+		args = append(args, "--luks-device", o.LUKSDevice)
+	}
 	l := o.Layout()
 	return service.Spec{
 		Name: ServiceName, DisplayName: "KiwiStack agent",

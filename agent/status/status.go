@@ -33,6 +33,16 @@ type Status struct {
 	// Fleet is Fleet's agent (fleetd), as agent/fleet configures it;
 	// absent from a status file of an agent without it.
 	Fleet *Fleet `json:"fleet,omitempty"`
+	// Disk is the disk recovery key, as agent/disk escrows it; absent
+	// from a status file of an agent without it.
+	Disk *Disk `json:"disk,omitempty"`
+	// Directory is directory login (SSSD), as agent/directory configures
+	// it; absent from a status file of an agent without it.
+	Directory *Directory `json:"directory,omitempty"`
+	// AppCertificate is the Work profile's client certificate, as
+	// agent/appcert installs it; absent from a status file of an agent
+	// without it.
+	AppCertificate *AppCertificate `json:"app_certificate,omitempty"`
 	// Resume says where resume-from-sleep events come from ("logind",
 	// "iokit", "suspend-resume", or the fallback "clock-jump").
 	Resume string `json:"resume"`
@@ -132,6 +142,29 @@ type Controller struct {
 	LastError string `json:"last_error,omitempty"`
 }
 
+// Disk is the state of the disk recovery key (agent/disk,
+// docs/disk-escrow.md). It never holds the key.
+type Disk struct {
+	// State is "not configured", "not encrypted", "no key file",
+	// "escrowed", "delegated" (Fleet escrows it: macOS, Windows) or
+	// "error".
+	State string `json:"state"`
+	// Device is the LUKS block device.
+	Device string `json:"device,omitempty"`
+	// Volume is the LUKS UUID the key is bound to.
+	Volume string `json:"volume,omitempty"`
+	// Slot is the recovery key's key slot.
+	Slot *int `json:"slot,omitempty"`
+	// EscrowID is the API's id of the escrowed key.
+	EscrowID string `json:"escrow_id,omitempty"`
+	// EscrowedAt is when it was escrowed.
+	EscrowedAt time.Time `json:"escrowed_at,omitzero"`
+	// Rotations counts the keys replaced after an administrator read them.
+	Rotations int `json:"rotations,omitempty"`
+	// Message says what is missing or what went wrong.
+	Message string `json:"message,omitempty"`
+}
+
 // Fleet is the state of Fleet's agent (fleetd / orbit).
 type Fleet struct {
 	// State is "not configured" (the tenant configuration names no
@@ -148,4 +181,58 @@ type Fleet struct {
 	Running string `json:"running,omitempty"`
 	// Message says what is missing or what went wrong.
 	Message string `json:"message,omitempty"`
+}
+
+// Directory is the state of directory login through SSSD.
+type Directory struct {
+	// State is "not configured" (the tenant configuration names no
+	// directory), "configured", "not applicable" (an OS without SSSD) or
+	// "error".
+	State string `json:"state"`
+	// Realm is the Kerberos realm SSSD is configured for.
+	Realm string `json:"realm,omitempty"`
+	// LDAPURIs are the directory's LDAP servers.
+	LDAPURIs []string `json:"ldap_uris,omitempty"`
+	// Configured says whether SSSD, Kerberos, NSS and PAM match the
+	// configuration.
+	Configured bool `json:"configured"`
+	// Reachable is "yes" when an LDAP server and a KDC accepted a
+	// connection at the last reconcile, "no" when one of them did not
+	// (logins then use cached credentials), absent when not checked.
+	Reachable string `json:"reachable,omitempty"`
+	// Checked is when reachability was last checked.
+	Checked time.Time `json:"checked,omitzero"`
+	// Message says what is missing, what went wrong or what to do.
+	Message string `json:"message,omitempty"`
+}
+
+// AppCertificate is the state of the app certificates (agent/appcert,
+// docs/app-certificate.md): the short-lived client certificates that let
+// the Work profile's browser prove it runs on this enrolled laptop.
+type AppCertificate struct {
+	// State is "idle" (not enrolled), "no users", "installed", "expired",
+	// "revoked" (removed: the device is no longer active) or "error".
+	State string `json:"state"`
+	// Message says what happens next or what to do.
+	Message string `json:"message,omitempty"`
+	// Users is one entry per desktop user, by name.
+	Users []AppCertificateUser `json:"users,omitempty"`
+}
+
+// AppCertificateUser is one user's app certificate.
+type AppCertificateUser struct {
+	// User is the local account.
+	User string `json:"user"`
+	// Store is where the certificate is (an NSS database, a keychain, a
+	// Windows store).
+	Store string `json:"store"`
+	// Installed says whether a certificate is in the store now.
+	Installed bool `json:"installed"`
+	// Serial and NotAfter describe the installed certificate.
+	Serial   string    `json:"serial,omitempty"`
+	NotAfter time.Time `json:"not_after,omitzero"`
+	// Expired says the installed certificate is past its NotAfter.
+	Expired bool `json:"expired,omitempty"`
+	// LastError is the last failure for this user, safe to show.
+	LastError string `json:"last_error,omitempty"`
 }

@@ -55,6 +55,42 @@ func WriteText(w io.Writer, s *Status) error {
 	if t := s.Tunnel; !t.LastHandshake.IsZero() {
 		p("  handshake:  %s", ts(t.LastHandshake))
 	}
+	if d := s.Directory; d != nil {
+		line := "directory:    " + d.State
+		if d.Realm != "" {
+			line += ", realm " + d.Realm
+		}
+		if d.Message != "" {
+			line += ": " + d.Message
+		}
+		p("%s", line)
+	}
+	if d := s.Disk; d != nil {
+		line := "disk:         " + d.State
+		if d.EscrowID != "" && d.Slot != nil {
+			line += fmt.Sprintf(", recovery key in slot %d of %s escrowed as %s", *d.Slot, d.Volume, d.EscrowID)
+		}
+		if d.Message != "" {
+			line += ": " + d.Message
+		}
+		p("%s", line)
+	}
+	if a := s.AppCertificate; a != nil {
+		p("app certs:    %s", a.State)
+		for _, u := range a.Users {
+			switch {
+			case u.Installed && u.Expired:
+				p("  %-11s expired %s (%s)", u.User+":", ts(u.NotAfter), u.Store)
+			case u.Installed:
+				p("  %-11s until %s (%s)", u.User+":", ts(u.NotAfter), u.Store)
+			default:
+				p("  %-11s none (%s)", u.User+":", u.Store)
+			}
+		}
+		if a.Message != "" {
+			p("  %s", a.Message)
+		}
+	}
 	p("resume:       %s", s.Resume)
 	p("running since %s", ts(s.Started))
 	for _, c := range s.Controllers {

@@ -17,6 +17,7 @@ import (
 type daemonFlags struct {
 	root, state, socket string
 	tunnelInterface     string
+	luksDevice          string
 }
 
 func (f *daemonFlags) add(cmd *cobra.Command) {
@@ -26,10 +27,12 @@ func (f *daemonFlags) add(cmd *cobra.Command) {
 	fl.StringVar(&f.socket, "socket", "", "local status endpoint (default "+daemon.DefaultSocket("")+" under --root)")
 	fl.StringVar(&f.tunnelInterface, "tunnel-interface", "", "the WireGuard interface name (default "+tunnel.DefaultInterface+"; unique on the machine)")
 	_ = fl.MarkHidden("tunnel-interface")
+	fl.StringVar(&f.luksDevice, "luks-device", "", "the disk's LUKS device for key escrow and remote wipe (default: the one under / found through device-mapper)")
 }
 
 func (f *daemonFlags) options(logger *slog.Logger) daemon.Options {
-	return daemon.Options{Root: f.root, StateDir: f.state, Socket: f.socket, Logger: logger, TunnelInterface: f.tunnelInterface}
+	return daemon.Options{Root: f.root, StateDir: f.state, Socket: f.socket, Logger: logger, TunnelInterface: f.tunnelInterface,
+		LUKSDevice: f.luksDevice}
 }
 
 // serviceCmds are install, uninstall, start, stop, restart and run: the

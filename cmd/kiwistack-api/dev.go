@@ -7,6 +7,7 @@ import (
 
 	"github.com/kiwistack/endpoint/internal/cli"
 	"github.com/kiwistack/endpoint/server/dev"
+	"github.com/kiwistack/endpoint/server/serve"
 	"github.com/spf13/cobra"
 )
 
@@ -15,6 +16,8 @@ func devCmd(stdio cli.IO, logger **slog.Logger) *cobra.Command {
 	var o dev.Options
 	var h dev.HubOptions
 	var prefix string
+	var dir serve.DirectoryConfig
+	var fleet serve.FleetConfig
 	cmd := &cobra.Command{
 		Use:   "dev --state DIR --tenant SLUG [--listen ADDR] [--attestation-root FILE] [--hub-listen UDPADDR --hub-interface NAME [--hub-prefix CIDR]]",
 		Short: "Run a complete local tenant: PKI, embedded step-ca, store and API on one TLS listener",
@@ -33,6 +36,19 @@ func devCmd(stdio cli.IO, logger **slog.Logger) *cobra.Command {
 				h.Prefix = p
 				o.Hub = &h
 			}
+			for _, f := range []string{"directory-ldap-uri", "directory-base-dn", "directory-realm", "directory-kdc", "directory-kpasswd", "directory-ca"} {
+				if cmd.Flags().Changed(f) {
+					o.Directory = &dir
+				}
+			}
+			for _, f := range []string{"fleet-url", "fleet-enroll-secret-file", "fleet-certificate-file"} {
+				if cmd.Flags().Changed(f) {
+					o.Fleet = &fleet
+				}
+			}
+			if o.Fleet != nil && (fleet.URL == "" || fleet.EnrollSecretFile == "") {
+				return cli.WithCode(cli.ExitUsage, fmt.Errorf("--fleet-url and --fleet-enroll-secret-file go together"))
+			}
 			return dev.Run(cmd.Context(), o)
 		},
 	}
@@ -45,10 +61,20 @@ func devCmd(stdio cli.IO, logger **slog.Logger) *cobra.Command {
 	_ = cmd.Flags().MarkHidden("hub-resync")
 	_ = cmd.Flags().MarkHidden("device-lifetime")
 	cmd.Flags().StringVar(&o.StateDir, "state", "", "the state directory (created 0700 if missing)")
+	cmd.Flags().StringVar(&o.MSPDir, "msp", "", "a directory with the MSP root (made if missing) that signs this tenant's intermediate, shared by several dev tenants; default: a root of the tenant's own")
 	cmd.Flags().StringVar(&o.Tenant, "tenant", "", "the tenant slug (e.g. acme-corp)")
 	cmd.Flags().StringVar(&o.Listen, "listen", dev.DefaultListen, "the TCP address to serve on")
 	cmd.Flags().StringVar(&o.AttestationRootFile, "attestation-root", "", "PEM roots trusted for YubiKey attestations besides Yubico's (the virtual YubiKey's; tests and demos only)")
 	cmd.Flags().StringVar(&o.PolicyFile, "policy", "", "the tenant's policies/authorization.yaml (kiwistack-api policy check validates it); default: the built-in default policy")
+	cmd.Flags().StringSliceVar(&dir.LDAPURIs, "directory-ldap-uri", nil, "the tenant directory's LDAP servers (ldaps:// or ldap:// with StartTLS) for directory login; repeat or separate with commas (docs/directory.md)")
+	cmd.Flags().StringVar(&dir.BaseDN, "directory-base-dn", "", "the directory's search base, e.g. dc=acme,dc=example")
+	cmd.Flags().StringVar(&dir.Realm, "directory-realm", "", "the directory's Kerberos realm, e.g. ACME.EXAMPLE")
+	cmd.Flags().StringSliceVar(&dir.KDCs, "directory-kdc", nil, "the realm's KDCs as laptops reach them through the tunnel, HOST[:PORT]")
+	cmd.Flags().StringSliceVar(&dir.KpasswdServers, "directory-kpasswd", nil, "the realm's password-change servers, HOST[:PORT] (default: the KDCs' hosts)")
+	cmd.Flags().StringVar(&dir.CAFile, "directory-ca", "", "PEM file of the CA that signs the LDAP servers' certificates")
+	cmd.Flags().StringVar(&fleet.URL, "fleet-url", "", "the tenant's Fleet server (https) that every agent configures fleetd with (docs/fleet.md)")
+	cmd.Flags().StringVar(&fleet.EnrollSecretFile, "fleet-enroll-secret-file", "", "file (0600, one line) holding the Fleet enroll secret")
+	cmd.Flags().StringVar(&fleet.CertificateFile, "fleet-certificate-file", "", "optional PEM of the CA of Fleet's server certificate")
 	_ = cmd.MarkFlagRequired("state")
 	_ = cmd.MarkFlagRequired("tenant")
 	return cmd

@@ -26,5 +26,5 @@ func commands(root *cobra.Command, stdio cli.IO, logger **slog.Logger) {
 	}
 	root.AddCommand(policyCmd(stdio, logger), devCmd(stdio, logger), rosterCmd(stdio, logger), devicesCmd(stdio, logger),
 		bootstrapCmd(stdio, logger), serveCmd(stdio, logger), operatorCmd(stdio, logger), auditCmd(stdio, logger),
-		trustCmd(stdio, logger))
+		trustCmd(stdio, logger), mspCmd(stdio), intermediateCmd(stdio))
 }

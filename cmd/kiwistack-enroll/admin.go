@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 
 	"github.com/kiwistack/endpoint/enroll"
 	"github.com/kiwistack/endpoint/enroll/apiclient"
@@ -20,7 +23,7 @@ var openAdminSigner = func(ctx context.Context, c *yubikey.Client, ui yubikey.UI
 	return enroll.OpenYubiKeySigner(ctx, c, ui, serial)
 }
 
-// adminCmd is `kiwistack-enroll admin request|sign|status|list|cancel|audit`
+// adminCmd is `kiwistack-enroll admin request|sign|status|list|cancel|audit|recovery-key`
 // (enroll.Admin).
 func adminCmd(stdio cli.IO, logger **slog.Logger) *cobra.Command {
 	var (
@@ -138,7 +141,7 @@ func adminCmd(stdio cli.IO, logger **slog.Logger) *cobra.Command {
 	signFlags(cancel)
 	status := &cobra.Command{
 		Use:   "status [ID]",
-		Short: "Show one operation, or the open ones",
+		Short: "Show one operation, or the open ones (a read_status signed with the YubiKey)",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: with(func(ctx context.Context, a enroll.Admin, args []string) error {
 			id := ""
@@ -151,24 +154,56 @@ func adminCmd(stdio cli.IO, logger **slog.Logger) *cobra.Command {
 	var states string
 	list := &cobra.Command{
 		Use:   "list [--state STATES]",
-		Short: "List operations, newest first",
+		Short: "List operations, newest first (a read_status signed with the YubiKey: seed Z1)",
 		Args:  cobra.NoArgs,
 		RunE: with(func(ctx context.Context, a enroll.Admin, _ []string) error {
 			return a.List(ctx, o, states)
 		}),
 	}
+	signFlags(status)
+	signFlags(list)
 	list.Flags().StringVar(&states, "state", "", "only these states, comma-separated (pending, staged, approved, applied, cancelled, expired, rejected)")
 	var verify bool
 	audit := &cobra.Command{
 		Use:   "audit [--verify]",
-		Short: "Print the tenant's audit log; --verify checks its hash chain here",
+		Short: "Print the tenant's audit log (a read_audit signed with the YubiKey: seed Z1); --verify checks its hash chain here",
 		Args:  cobra.NoArgs,
 		RunE: with(func(ctx context.Context, a enroll.Admin, _ []string) error {
 			return a.Audit(ctx, o, verify)
 		}),
 	}
+	signFlags(audit)
 	audit.Flags().BoolVar(&verify, "verify", false, "verify the whole hash chain and fail at the first edited, removed or reordered entry")
-	cmd.AddCommand(request, sign, cancel, status, list, audit)
+	var ro enroll.RecoveryKeyOptions
+	recoveryKey := &cobra.Command{
+		Use:   "recovery-key DEVICE | --operation ID",
+		Short: "Read a device's escrowed disk recovery key through the signed read_recovery_key (YubiKey)",
+		Long: "Requests read_recovery_key with a one-time key made here, signs it with the YubiKey, and once it is\n" +
+			"applied opens and shows the released key; the device rotates it at its next check-in. When more\n" +
+			"signatures are needed, the one-time key waits in --key-dir (0600) and --operation ID resumes.",
+		Args: cobra.MaximumNArgs(1),
+		RunE: with(func(ctx context.Context, a enroll.Admin, args []string) error {
+			if len(args) == 1 {
+				ro.DeviceID = args[0]
+			}
+			if (ro.DeviceID == "") == (ro.Operation == "") {
+				return cli.WithCode(cli.ExitUsage, errors.New("name a DEVICE or --operation ID"))
+			}
+			if ro.KeyDir == "" {
+				d, err := os.UserConfigDir()
+				if err != nil {
+					return cli.WithCode(cli.ExitUsage, fmt.Errorf("no --key-dir and no user configuration directory: %w", err))
+				}
+				ro.KeyDir = filepath.Join(d, "kiwistack", "recovery")
+			}
+			return a.RecoveryKey(ctx, o, ro)
+		}),
+	}
+	signFlags(recoveryKey)
+	recoveryKey.Flags().StringVar(&ro.Operation, "operation", "", "resume an operation requested before from this laptop")
+	recoveryKey.Flags().StringVar(&ro.KeyDir, "key-dir", "", "where one-time keys wait (default: the user's configuration directory/kiwistack/recovery)")
+	recoveryKey.Flags().StringVar(&ro.Reason, "reason", "", "why, in words (recorded with the operation)")
+	cmd.AddCommand(request, sign, cancel, status, list, audit, recoveryKey)
 	return cmd
 }
 

@@ -96,6 +96,7 @@ func keysCmd(stdio cli.IO, logger **slog.Logger) *cobra.Command {
 	verify.Flags().StringVar(&root, "root", "", "PEM bundle of roots (and intermediates) to trust instead of Yubico's")
 	cmd.AddCommand(verify)
 	cmd.AddCommand(provisionCmd(newKeys))
+	cmd.AddCommand(refreshCmd(newKeys))
 	for _, v := range []struct {
 		use, short string
 		run        func(enroll.Keys, *cobra.Command, uint32) error

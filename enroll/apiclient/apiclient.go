@@ -11,6 +11,7 @@ package apiclient
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -53,6 +54,25 @@ type Client struct {
 	http   *http.Client
 	root   *x509.Certificate
 	bearer string
+	read   *ReadGrant
+}
+
+// ReadGrant is an applied read_audit or read_status and the one-time key
+// its reader_key names: a client made WithReadGrant signs each of its GET
+// requests with it (protocol.ReadAuthorization).
+type ReadGrant struct {
+	Operation string
+	Key       ed25519.PrivateKey
+	Tenant    string
+	// Now is the clock of the timestamps; time.Now when nil.
+	Now func() time.Time
+}
+
+// WithReadGrant returns a copy of c whose GET requests carry g.
+func (c *Client) WithReadGrant(g *ReadGrant) *Client {
+	cp := *c
+	cp.read = g
+	return &cp
 }
 
 // Option configures Dial.
@@ -154,6 +174,15 @@ func (c *Client) do(ctx context.Context, hc *http.Client, method, path string, r
 	}
 	if c.bearer != "" {
 		hr.Header.Set("Authorization", "Bearer "+c.bearer)
+	}
+	if g := c.read; g != nil && method == http.MethodGet {
+		now := time.Now
+		if g.Now != nil {
+			now = g.Now
+		}
+		ts := now().Unix()
+		sig := ed25519.Sign(g.Key, protocol.ReadGrantMessage(g.Tenant, method, hr.URL.RequestURI(), ts))
+		hr.Header.Set("Authorization", protocol.ReadAuthorization(g.Operation, ts, sig))
 	}
 	r, err := hc.Do(hr)
 	if err != nil {

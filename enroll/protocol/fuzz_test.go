@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/elliptic"
 	"crypto/x509"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -105,4 +106,25 @@ func BenchmarkVerifyStatement(b *testing.B) {
 			}
 		})
 	}
+}
+
+// FuzzParseReadAuthorization: any header value parses or is refused with
+// ErrMalformed, never panics, and what parses re-encodes to itself.
+func FuzzParseReadAuthorization(f *testing.F) {
+	f.Add(ReadAuthorization("op-abc", 1700000000, make([]byte, 64)))
+	f.Add("KiwiStack-Read op.1.x")
+	f.Add("Bearer token")
+	f.Add("KiwiStack-Read ..")
+	f.Fuzz(func(t *testing.T, h string) {
+		id, ts, sig, err := ParseReadAuthorization(h)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error %v does not wrap ErrMalformed", err)
+			}
+			return
+		}
+		if got := ReadAuthorization(id, ts, sig); got != h {
+			t.Fatalf("%q parsed and re-encoded as %q", h, got)
+		}
+	})
 }

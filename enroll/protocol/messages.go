@@ -141,6 +141,15 @@ type AgentConfig struct {
 	// Fleet's agent (fleetd / orbit) with (agent/fleet, docs/fleet.md);
 	// absent when the tenant runs no Fleet. Optional within version 1.
 	Fleet *FleetConfig `json:"fleet,omitempty"`
+	// Disk is the tenant's disk recovery-key escrow (agent/disk,
+	// docs/disk-escrow.md); absent when the API escrows no keys.
+	// Optional within version 1.
+	Disk *DiskConfig `json:"disk,omitempty"`
+	// Directory is the tenant's directory (LDAP and Kerberos on the
+	// tunnel), which the agent configures SSSD with for directory login
+	// (agent/directory, docs/directory.md); absent when the tenant runs no
+	// directory. Optional within version 1.
+	Directory *DirectoryConfig `json:"directory,omitempty"`
 }
 
 // FleetConfig is what fleetd needs to enroll with the tenant's Fleet.

@@ -20,13 +20,19 @@ const (
 	OpReenrollConsent = "reenroll_consent"
 	OpRemoteLock      = "remote_lock"
 	OpRemoteWipe      = "remote_wipe"
+	// OpRotateIntermediate replaces the tenant intermediate with the one
+	// its document (PEM) holds, issued by the MSP root (seed D4 03).
+	OpRotateIntermediate = "rotate_intermediate"
 	// OpChangeJurisdiction and OpTenantDelete are staged behind their
 	// delays and the operator co-signature; applying them records the
 	// decision only (the migration or deletion itself is the operator's).
 	OpChangeJurisdiction = "change_jurisdiction"
 	OpTenantDelete       = "tenant_delete"
-	// OpReadAudit is the operation that will gate GET /v1/audit.
-	OpReadAudit = "read_audit"
+	// OpReadAudit grants reading the audit log (GET /v1/audit) and
+	// OpReadStatus the operation list (GET /v1/operations) to the holder of
+	// the one-time key its reader_key parameter names (readgrant.go).
+	OpReadAudit  = "read_audit"
+	OpReadStatus = "read_status"
 )
 
 // Parameter names of the operations.

@@ -71,6 +71,9 @@ func write(path string, data []byte, perm fs.FileMode, replace bool) (err error)
 	return syncDir(dir)
 }
 
+// SyncDir fsyncs directory dir, making a rename in it durable.
+func SyncDir(dir string) error { return syncDir(dir) }
+
 func syncDir(dir string) error {
 	if runtime.GOOS == "windows" {
 		return nil // directories cannot be opened for sync on Windows; NTFS journals the rename

@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"encoding/json"
 
+	"github.com/kiwistack/endpoint/enroll/protocol"
 	"github.com/kiwistack/endpoint/launchers/catalog"
 )
 
@@ -30,6 +31,22 @@ type Policy struct {
 	// ticket to these servers. Set only when the catalog asks for it
 	// (catalog.Catalog.KerberosDelegation).
 	AuthNegotiateDelegateAllowlist string `json:"AuthNegotiateDelegateAllowlist,omitempty"`
+	// DisableAuthNegotiateCnameLookup makes Chromium build the Kerberos
+	// service name from the host in the URL (HTTP/mail.od.<slug>.<suffix>)
+	// instead of the canonical name DNS returns for it: the tenant's hosts
+	// may be CNAMEs of a shared ingress, whose name is in no tenant's
+	// realm, and DNS must not choose which service the user's ticket is
+	// for. Negotiate is only ever tried with AuthServerAllowlist's hosts,
+	// so this changes nothing for any other server. Linux only for now:
+	// Values (the plists and the registry) carries strings only.
+	DisableAuthNegotiateCnameLookup bool `json:"DisableAuthNegotiateCnameLookup,omitempty"`
+	// AutoSelectCertificateForUrls makes Chromium present the app
+	// certificate (agent/appcert, docs/app-certificate.md) to the tenant's
+	// hosts without a picker: one rule, the tenant's hosts (any port)
+	// and certificates issued by the tenant intermediate (its CN). No other
+	// site is offered the certificate without the user choosing it. Linux
+	// only for now: Values carries strings only.
+	AutoSelectCertificateForUrls []string `json:"AutoSelectCertificateForUrls,omitempty"`
 }
 
 // Names are the policies the agent manages, in a fixed order: the ones a
@@ -44,7 +61,8 @@ type Value struct {
 	Value string
 }
 
-// Values returns the policies that are set, in the order of Names.
+// Values returns the string policies that are set, in the order of Names.
+// DisableAuthNegotiateCnameLookup, a boolean, is in the JSON only.
 func (p Policy) Values() []Value {
 	var vs []Value
 	for _, v := range []Value{
@@ -69,9 +87,46 @@ func HostPattern(c *catalog.Catalog) string {
 	return "*." + c.Domain
 }
 
+// CertificatePattern returns the content-settings pattern of the tenant's
+// hosts for AutoSelectCertificateForUrls: "https://[*.]od.<slug>.<suffix>"
+// with subdomain routing (the domain and every host under it), or
+// "https://od.<slug>.<suffix>" with path routing. A pattern without a port
+// matches every port.
+func CertificatePattern(c *catalog.Catalog) string {
+	if c.Routing == catalog.Path {
+		return "https://" + c.Domain
+	}
+	return "https://[*.]" + c.Domain
+}
+
+// autoSelectRule is one AutoSelectCertificateForUrls entry.
+type autoSelectRule struct {
+	Pattern string `json:"pattern"`
+	Filter  struct {
+		Issuer struct {
+			CN string `json:"CN"`
+		} `json:"ISSUER"`
+	} `json:"filter"`
+}
+
+// AutoSelectRule returns the AutoSelectCertificateForUrls entry of the
+// tenant: CertificatePattern, filtered on the issuer CN of app
+// certificates (protocol.IntermediateCommonName of the tenant).
+func AutoSelectRule(c *catalog.Catalog) string {
+	var r autoSelectRule
+	r.Pattern = CertificatePattern(c)
+	r.Filter.Issuer.CN = protocol.IntermediateCommonName(c.Tenant)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(r) // strings always encode
+	return string(bytes.TrimSpace(b.Bytes()))
+}
+
 // For returns the policy for a validated catalog.
 func For(c *catalog.Catalog) Policy {
-	p := Policy{AuthServerAllowlist: HostPattern(c)}
+	p := Policy{AuthServerAllowlist: HostPattern(c), DisableAuthNegotiateCnameLookup: true,
+		AutoSelectCertificateForUrls: []string{AutoSelectRule(c)}}
 	if c.KerberosDelegation {
 		p.AuthNegotiateDelegateAllowlist = HostPattern(c)
 	}
@@ -85,6 +140,6 @@ func (p Policy) JSON() []byte {
 	enc := json.NewEncoder(&b)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
-	_ = enc.Encode(p) // a struct of strings always encodes
+	_ = enc.Encode(p) // a struct of strings and booleans always encodes
 	return b.Bytes()
 }

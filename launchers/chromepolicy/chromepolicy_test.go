@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -20,10 +21,12 @@ func TestPolicyGolden(t *testing.T) {
 		routing    catalog.Routing
 		delegation bool
 		pattern    string
+		// certPattern is AutoSelectCertificateForUrls' pattern.
+		certPattern string
 	}{
-		{"subdomain", catalog.Subdomain, false, "*.od.acme.kiwistack.io"},
-		{"path", catalog.Path, false, "od.acme.kiwistack.io"},
-		{"subdomain-delegation", catalog.Subdomain, true, "*.od.acme.kiwistack.io"},
+		{"subdomain", catalog.Subdomain, false, "*.od.acme.kiwistack.io", "https://[*.]od.acme.kiwistack.io"},
+		{"path", catalog.Path, false, "od.acme.kiwistack.io", "https://od.acme.kiwistack.io"},
+		{"subdomain-delegation", catalog.Subdomain, true, "*.od.acme.kiwistack.io", "https://[*.]od.acme.kiwistack.io"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := catalog.Defaults("acme", tc.routing)
@@ -36,8 +39,21 @@ func TestPolicyGolden(t *testing.T) {
 			if err := json.Unmarshal(got, &m); err != nil {
 				t.Fatalf("not JSON: %v\n%s", err, got)
 			}
-			// Nothing but the Kerberos keys, each scoped to the tenant.
-			want := map[string]any{"AuthServerAllowlist": tc.pattern}
+			// The app certificate goes to the tenant's hosts only, and
+			// only a certificate of the tenant's CA (a list: JSON only).
+			wantRule := map[string]any{"pattern": tc.certPattern, "filter": map[string]any{"ISSUER": map[string]any{"CN": "acme Intermediate CA"}}}
+			rules, _ := m["AutoSelectCertificateForUrls"].([]any)
+			if len(rules) != 1 {
+				t.Fatalf("AutoSelectCertificateForUrls = %v, want one rule", m["AutoSelectCertificateForUrls"])
+			}
+			var rule map[string]any
+			if s, _ := rules[0].(string); json.Unmarshal([]byte(s), &rule) != nil || !reflect.DeepEqual(rule, wantRule) {
+				t.Errorf("AutoSelectCertificateForUrls rule %v, want %v", rules[0], wantRule)
+			}
+			delete(m, "AutoSelectCertificateForUrls")
+			// Nothing but the Kerberos keys, each scoped to the tenant, and
+			// the service name taken from the URL's host, never from DNS.
+			want := map[string]any{"AuthServerAllowlist": tc.pattern, "DisableAuthNegotiateCnameLookup": true}
 			if tc.delegation {
 				want["AuthNegotiateDelegateAllowlist"] = tc.pattern
 			}
@@ -52,7 +68,7 @@ func TestPolicyGolden(t *testing.T) {
 			// Values, which the plists and the registry use, says the same
 			// as the JSON, with names from Names only.
 			vs := For(c).Values()
-			if len(vs) != len(m) {
+			if len(vs) != len(m)-1 { // the boolean is in the JSON only
 				t.Errorf("Values %v, JSON %v", vs, m)
 			}
 			for _, v := range vs {

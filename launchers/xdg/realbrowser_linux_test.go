@@ -207,6 +207,10 @@ func TestChromiumReadsThePolicy(t *testing.T) {
 			t.Errorf("chrome://policy does not show %s in force with the tenant's value:\n%.300s", policy, text[max(i, 0):])
 		}
 	}
+	if !regexp.MustCompile(`DisableAuthNegotiateCnameLookup \| true \| Platform \| Machine \| Mandatory \| OK \|`).MatchString(text) {
+		i := strings.Index(text, "DisableAuthNegotiateCnameLookup")
+		t.Errorf("chrome://policy does not show DisableAuthNegotiateCnameLookup in force:\n%.300s", text[max(i, 0):])
+	}
 	control := policyPage(t, []string{chromium})
 	if !strings.Contains(control, "AuthServerAllowlist | Not set.") || strings.Contains(control, "od.acme.kiwistack.io") {
 		t.Errorf("without the mount, the policy is set anyway: is /etc/chromium/policies/managed on this machine holding it?")

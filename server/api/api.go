@@ -5,6 +5,8 @@
 // the device, POST /v1/claims does the same for an OEM laptop's first-boot
 // claim with a single-use bootstrap token, POST /v1/admin-certificates issues an administrator's slot 9a
 // certificate to the MSP (provisioning token, verified YubiKey attestation),
+// POST /v1/admin-certificates/reissue issues it again under the current
+// intermediate for a key the roster pins (admin_reissue.go),
 // and /healthz and /readyz report liveness and readiness. /v1/operations
 // is the seven hops of every other privileged operation (request, sign,
 // cancel, read; server/authz decides, operations.go applies), and GET
@@ -31,10 +33,12 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/kiwistack/endpoint/attest"
 	"github.com/kiwistack/endpoint/enroll/protocol"
+	"github.com/kiwistack/endpoint/internal/escrow"
 	"github.com/kiwistack/endpoint/server/authz"
 	"github.com/kiwistack/endpoint/server/ca"
 	"github.com/kiwistack/endpoint/server/metrics"
@@ -137,18 +141,32 @@ type Config struct {
 	// Fleet is the tenant's Fleet server, which every AgentConfig names
 	// for the agent to configure fleetd with (agent/fleet); none when nil.
 	Fleet *protocol.FleetConfig
+	// Directory is the tenant's directory (LDAP and Kerberos on the
+	// tunnel), which every AgentConfig names for the agent to configure
+	// SSSD with (agent/directory, docs/directory.md); none when nil.
+	Directory *protocol.DirectoryConfig
+	// EscrowKey is the tenant's disk-escrow key (LoadOrCreateEscrowKey):
+	// its public key goes into every AgentConfig, and read_recovery_key
+	// opens escrowed recovery keys with it (escrow.go). No key is
+	// escrowed when nil.
+	EscrowKey *escrow.PrivateKey
 }
 
 // Server is the tenant API's http.Handler.
 type Server struct {
-	cfg   Config
-	roots *x509.CertPool
-	log   *slog.Logger
-	mux   *http.ServeMux
+	cfg Config
+	// anchor is the pool holding the tenant intermediate (anchors); a
+	// rotate_intermediate replaces it.
+	anchor atomic.Pointer[x509.CertPool]
+	log    *slog.Logger
+	mux    *http.ServeMux
 	// handler is mux, wrapped by Config.Metrics when set.
 	handler http.Handler
 	// claims limits failed claims per remote address.
 	claims claimLimiter
+	// reissues limits failed admin certificate reissues per remote
+	// address (admin_reissue.go).
+	reissues claimLimiter
 	// ops is the operations API's state (operations.go).
 	ops operations
 }
@@ -192,18 +210,22 @@ func New(cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s := &Server{cfg: cfg, roots: x509.NewCertPool(), log: log, mux: http.NewServeMux()}
-	s.roots.AddCert(cfg.Intermediate)
+	s := &Server{cfg: cfg, log: log, mux: http.NewServeMux()}
+	s.setAnchor(cfg.Intermediate)
 	s.mux.HandleFunc("POST /v1/challenges", s.handleChallenge)
 	s.mux.HandleFunc("POST /v1/enrollments", s.handleEnroll)
 	s.mux.HandleFunc("POST /v1/admin-certificates", s.handleAdminCertificate)
+	s.mux.HandleFunc("POST /v1/admin-certificates/reissue", s.handleAdminReissue)
 	s.mux.HandleFunc("POST /v1/claims", s.handleClaim)
 	s.mux.HandleFunc("GET /v1/device/config", s.handleDeviceConfig)
+	s.mux.HandleFunc("POST /v1/device/reissue", s.handleDeviceReissue)
+	s.mux.HandleFunc("POST /v1/device/app-certificate", s.handleAppCertificate)
 	s.mux.HandleFunc("GET /v1/device/commands", s.handleDeviceCommands)
 	s.mux.HandleFunc("POST /v1/device/commands/{id}/ack", s.handleCommandAck)
 	s.mux.HandleFunc("GET /healthz", s.handleHealth)
 	s.mux.HandleFunc("GET /readyz", s.handleReady)
 	s.initOperations()
+	s.initDiskEscrow()
 	s.handler = s.mux
 	if cfg.Metrics != nil {
 		cfg.Metrics.InitReasons(EnrollmentReasons()...)

@@ -48,6 +48,7 @@ type env struct {
 	db    *sql.DB
 	pki   *ca.PKI
 	ca    *ca.Embedded
+	caDir string // the CA's state directory
 	admin admin
 	seq   atomic.Uint32
 }
@@ -63,7 +64,7 @@ func newKey(tb testing.TB) *ecdsa.PrivateKey {
 
 // openCA opens an embedded CA for tenant in a temporary directory and loads
 // the PKI it wrote, whose intermediate key issues admin certificates.
-func openCA(tb testing.TB, slug string) (*ca.Embedded, *ca.PKI) {
+func openCA(tb testing.TB, slug string) (*ca.Embedded, *ca.PKI, string) {
 	tb.Helper()
 	dir := tb.TempDir()
 	e, err := ca.Open(dir, slug)
@@ -78,7 +79,7 @@ func openCA(tb testing.TB, slug string) (*ca.Embedded, *ca.PKI) {
 	if !pki.Intermediate.Equal(e.Intermediate()) {
 		tb.Fatal("the PKI files are not the CA's")
 	}
-	return e, pki
+	return e, pki, dir
 }
 
 // issueAdmin issues a slot 9a stand-in certificate under pki's intermediate.
@@ -131,7 +132,7 @@ func (e *env) roster(tb testing.TB, serial uint32, c *x509.Certificate) {
 func newEnv(tb testing.TB, configure ...func(*Config)) *env {
 	tb.Helper()
 	e := &env{}
-	e.ca, e.pki = openCA(tb, tenant)
+	e.ca, e.pki, e.caDir = openCA(tb, tenant)
 	path := filepath.Join(tb.TempDir(), "api.db")
 	st, err := store.Open(context.Background(), path)
 	if err != nil {

@@ -89,7 +89,7 @@ func (s *Server) commandDevice(r *http.Request) (string, *apiError) {
 	for _, c := range r.TLS.PeerCertificates[1:] {
 		inter.AddCert(c)
 	}
-	if _, err := leaf.Verify(x509.VerifyOptions{Roots: s.roots, Intermediates: inter, CurrentTime: s.cfg.Now(),
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: s.anchors(), Intermediates: inter, CurrentTime: s.cfg.Now(),
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
 		return "", reject(http.StatusUnauthorized, protocol.ReasonChain,
 			"the client certificate is not a valid device certificate of this tenant", err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kiwistack/endpoint/enroll/protocol"
+	"github.com/kiwistack/endpoint/server/ca"
 	"github.com/kiwistack/endpoint/server/store"
 )
 
@@ -69,8 +70,13 @@ func (s *Server) handleDeviceConfig(w http.ResponseWriter, r *http.Request) {
 	for _, c := range r.TLS.PeerCertificates[1:] {
 		inter.AddCert(c)
 	}
-	if _, err := leaf.Verify(x509.VerifyOptions{Roots: s.roots, Intermediates: inter, CurrentTime: now,
-		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+	chains, err := leaf.Verify(x509.VerifyOptions{Roots: s.anchors(), Intermediates: inter, CurrentTime: now,
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+	if err != nil {
+		if s.retiredChain(r.Context(), leaf, inter, now, 0) {
+			s.fail(w, r, retiredRejection())
+			return
+		}
 		s.fail(w, r, reject(http.StatusUnauthorized, protocol.ReasonChain,
 			"the client certificate is not a valid device certificate of this tenant; re-enroll the device", err))
 		return
@@ -104,7 +110,8 @@ func (s *Server) handleDeviceConfig(w http.ResponseWriter, r *http.Request) {
 		known = known || c.Serial == serial
 	}
 	if !known {
-		if err := s.cfg.Store.AddDeviceCertificate(r.Context(), id, store.DeviceCertificate{Serial: serial, NotAfter: leaf.NotAfter, IssuedAt: now}); err != nil {
+		if err := s.cfg.Store.AddDeviceCertificate(r.Context(), id, store.DeviceCertificate{Serial: serial, NotAfter: leaf.NotAfter, IssuedAt: now,
+			Issuer: ca.Fingerprint(chains[0][len(chains[0])-1])}); err != nil {
 			s.fail(w, r, reject(http.StatusInternalServerError, ReasonInternal, "the check-in could not be recorded; try again later", err))
 			return
 		}
@@ -118,12 +125,17 @@ func (s *Server) handleDeviceConfig(w http.ResponseWriter, r *http.Request) {
 func (s *Server) agentConfig(ctx context.Context, id, rootFP string) protocol.AgentConfig {
 	return protocol.AgentConfig{Version: 1, Tenant: s.cfg.Tenant, DeviceID: id, CAURL: s.cfg.CAURL,
 		RootFingerprint: rootFP, APIURL: s.cfg.APIURL, WireGuard: s.tunnelConfig(ctx, id),
-		CommandKey: s.commandKeyText(), Fleet: s.cfg.Fleet}
+		CommandKey: s.commandKeyText(), Fleet: s.cfg.Fleet, Directory: s.cfg.Directory,
+		Disk: s.diskConfig(ctx, id)}
 }
 
 // deviceID returns the device id a device certificate of tenant names in
-// its URI SAN, "" if none.
+// its URI SAN, "" if none or if c is an app certificate
+// (protocol.IsAppCertificate), which is never a device identity.
 func deviceID(c *x509.Certificate, tenant string) string {
+	if protocol.IsAppCertificate(c) {
+		return ""
+	}
 	prefix := protocol.DeviceURI(tenant, "").String()
 	for _, u := range c.URIs {
 		if rest, ok := strings.CutPrefix(u.String(), prefix); ok && rest != "" {

@@ -308,7 +308,7 @@ func TestDeviceConfigRenewedCertificate(t *testing.T) {
 }
 
 func TestDeviceConfigRejects(t *testing.T) {
-	other, _ := openCA(t, "globex")
+	other, _, _ := openCA(t, "globex")
 	for _, tc := range []struct {
 		name   string
 		prep   func(t *testing.T, ce *checkinEnv, d *checkinDevice) *tls.Certificate

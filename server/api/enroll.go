@@ -428,7 +428,8 @@ func (s *Server) complete(ctx context.Context, g grant, csr *x509.CertificateReq
 	dev := store.Device{
 		ID: deviceID, Tenant: s.cfg.Tenant, HardwareFingerprint: g.fingerprint,
 		WireGuardPublicKey: g.wireGuardKey, Status: store.StatusActive, EnrolledBy: g.enrolledBy, ClaimedWith: g.claimedWith,
-		Certificates: []store.DeviceCertificate{{Serial: hex.EncodeToString(leaf.SerialNumber.Bytes()), NotAfter: leaf.NotAfter, IssuedAt: now}},
+		Certificates: []store.DeviceCertificate{{Serial: hex.EncodeToString(leaf.SerialNumber.Bytes()), NotAfter: leaf.NotAfter, IssuedAt: now,
+			Issuer: ca.Fingerprint(chain[0])}},
 	}
 	rec := store.AuditRecord{Time: now, Actor: g.enrolledBy, Operation: g.operation,
 		ParamsDigest: g.digest, Result: resultAccepted}

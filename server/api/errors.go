@@ -83,7 +83,11 @@ func Reasons() []string {
 		ReasonAttestationSerial, ReasonAttestationPolicy, ReasonAttestedKeyMismatch,
 		ReasonTokenUnknown, ReasonTokenUsed, ReasonTokenRevoked, ReasonTokenExpired, ReasonSerialMismatch, ReasonRateLimited,
 		ReasonDeviceInactive,                            // the device check-in (deviceconfig.go)
+		ReasonDeviceCertExpiring,                        // app certificates (appcert.go)
 		ReasonUnknownCommand, ReasonCommandAcknowledged, // device commands (commands.go)
+		ReasonNoEscrow, ReasonEscrowUnreadable, ReasonNotReleased, // disk escrow (escrow.go)
+		ReasonIntermediateRetired, ReasonReissueRefused, // intermediate rotation (rotate.go)
+		ReasonReadGrantMissing, ReasonReadGrantInvalid, ReasonReadGrantExpired, // signature-gated reads (reads.go)
 		// The operations API's come last (operations.go).
 	}, operationReasons()...)
 }
@@ -97,7 +101,10 @@ func EnrollmentReasons() []string {
 		ReasonProvisioningDisabled, ReasonProvisioningTokenMissing, ReasonProvisioningToken, ReasonUnknownRole,
 		ReasonBadSubject, ReasonBadLifetime, ReasonBadAttestation, ReasonAttestationUntrusted, ReasonAttestationSlot,
 		ReasonAttestationSerial, ReasonAttestationPolicy, ReasonAttestedKeyMismatch, ReasonDeviceInactive,
-		ReasonUnknownCommand, ReasonCommandAcknowledged,
+		ReasonUnknownCommand, ReasonCommandAcknowledged, ReasonDeviceCertExpiring,
+		ReasonNoEscrow, ReasonEscrowUnreadable, ReasonNotReleased,
+		ReasonIntermediateRetired, ReasonReissueRefused,
+		ReasonReadGrantMissing, ReasonReadGrantInvalid, ReasonReadGrantExpired,
 	}
 	var rs []string
 	for _, r := range Reasons() {

@@ -246,6 +246,10 @@ func (s *Server) handleGetOperation(w http.ResponseWriter, r *http.Request) {
 // handleListOperations answers the operations in the states of ?state=
 // (comma-separated; all when absent), newest first, each evaluated now.
 func (s *Server) handleListOperations(w http.ResponseWriter, r *http.Request) {
+	if e := s.requireRead(r, protocol.OpReadStatus); e != nil {
+		s.fail(w, r, e)
+		return
+	}
 	var states []string
 	if q := r.URL.Query().Get("state"); q != "" {
 		for st := range strings.SplitSeq(q, ",") {
@@ -382,6 +386,9 @@ type pendingSignature struct {
 type afterCommit struct {
 	revokeDevice *store.Device
 	newPolicy    *policy.Policy
+	// pokeHub asks the hub to sync (rotate_intermediate drops the peers
+	// whose certificates are from the retired intermediate).
+	pokeHub bool
 	// applied is set when the operation was applied in this transaction.
 	applied bool
 }
@@ -408,6 +415,13 @@ func (s *Server) advance(ctx context.Context, id string, now time.Time, add *pen
 		if d, err := s.cfg.Store.DeviceByID(ctx, op.Params[protocol.ParamDeviceID]); err == nil {
 			device = &d
 		}
+	}
+	// A read_recovery_key's escrowed key is opened before it too; a key
+	// that does not open refuses the approval (nothing is stored).
+	var ek *escrowedKey
+	var ekErr *apiError
+	if op, _, err := s.cfg.Store.Operation(ctx, id); err == nil && op.Operation == protocol.OpReadRecoveryKey && !authz.State(op.State).Terminal() {
+		ek, ekErr = s.openEscrow(ctx, op.Params[protocol.ParamDeviceID])
 	}
 	op, sigs, err := s.cfg.Store.UpdateOperation(ctx, id, func(snap store.OperationSnapshot) (store.OperationUpdate, error) {
 		rejected, after, roster = nil, afterCommit{}, snap.Roster
@@ -485,7 +499,10 @@ func (s *Server) advance(ctx context.Context, id string, now time.Time, add *pen
 			if err != nil {
 				return up, err
 			}
-			eff, text, ac, err := s.effect(snap, req, sigs, device)
+			if ekErr != nil && snap.Operation.Operation == protocol.OpReadRecoveryKey {
+				return up, ekErr
+			}
+			eff, text, ac, err := s.effect(snap, req, sigs, device, ek)
 			if err != nil {
 				return up, err
 			}
@@ -502,6 +519,9 @@ func (s *Server) advance(ctx context.Context, id string, now time.Time, add *pen
 	if errors.Is(err, store.ErrNotFound) && op.ID == "" {
 		return protocol.OperationInstance{}, reject(http.StatusNotFound, ReasonOperationNotFound,
 			"no operation has this id; list them with kiwistack-enroll admin list", err)
+	}
+	if ae := (*apiError)(nil); errors.As(err, &ae) && ae.status < 500 {
+		return protocol.OperationInstance{}, ae
 	}
 	if err != nil {
 		return protocol.OperationInstance{}, reject(http.StatusInternalServerError, ReasonInternal,
@@ -535,6 +555,9 @@ func (s *Server) afterApply(ctx context.Context, op store.Operation, a afterComm
 	}
 	if a.revokeDevice != nil {
 		s.revokeDevice(ctx, a.revokeDevice, op)
+	}
+	if a.pokeHub && s.cfg.Tunnel != nil {
+		s.cfg.Tunnel.Poke()
 	}
 }
 
@@ -673,9 +696,12 @@ func (s *Server) instance(op store.Operation, stored []store.OperationSignature,
 
 // handleAudit answers GET /v1/audit?after=N: the entries after N, a page at
 // a time, with their hashes, so that a client verifies the chain
-// (protocol.VerifyAuditChain). It needs no signature in this version;
-// read_audit (seed Z1) will gate it.
+// (protocol.VerifyAuditChain). It needs a read_audit grant (reads.go).
 func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) {
+	if e := s.requireRead(r, protocol.OpReadAudit); e != nil {
+		s.fail(w, r, e)
+		return
+	}
 	after := int64(0)
 	if q := r.URL.Query().Get("after"); q != "" {
 		n, err := strconv.ParseInt(q, 10, 64)

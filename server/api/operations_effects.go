@@ -62,6 +62,10 @@ func init() {
 			describe: func(p map[string]string, t string, _ []store.RosterEntry) string {
 				return fmt.Sprintf("of %s to the policy with SHA-256 %s", t, p[protocol.ParamDocumentSHA256])
 			}},
+		protocol.OpRotateIntermediate: {required: []string{protocol.ParamDocumentSHA256}, check: checkRotateIntermediate,
+			describe: describeRotation},
+		protocol.OpReadAudit:  readSpec("audit log"),
+		protocol.OpReadStatus: readSpec("operations and status"),
 		protocol.OpChangeJurisdiction: {required: []string{protocol.ParamJurisdiction},
 			describe: func(p map[string]string, t string, _ []store.RosterEntry) string {
 				return fmt.Sprintf("of %s to %s", t, p[protocol.ParamJurisdiction])
@@ -69,6 +73,16 @@ func init() {
 		protocol.OpTenantDelete: {
 			describe: func(_ map[string]string, t string, _ []store.RosterEntry) string {
 				return "of " + t + " and all its data"
+			}},
+		protocol.OpReadRecoveryKey: {required: []string{protocol.ParamDeviceID, protocol.ParamRecipientKey},
+			check: func(ctx context.Context, s *Server, req *protocol.OperationRequest, roster []store.RosterEntry) *apiError {
+				if e := checkDevice("")(ctx, s, req, roster); e != nil {
+					return e
+				}
+				return checkReadRecoveryKey(ctx, s, req)
+			},
+			describe: func(p map[string]string, t string, _ []store.RosterEntry) string {
+				return "of device " + p[protocol.ParamDeviceID] + " in " + t + " (the device rotates it after the read)"
 			}},
 	}
 	for name, spec := range operationSpecs {
@@ -85,8 +99,8 @@ func init() {
 			if e := checkParamNames(req, spec); e != nil {
 				return e
 			}
-			if req.Document != "" && req.Operation != protocol.OpPolicyChange {
-				return reject(http.StatusBadRequest, ReasonInvalidParams, "only policy_change takes a document", nil)
+			if req.Document != "" && req.Operation != protocol.OpPolicyChange && req.Operation != protocol.OpRotateIntermediate {
+				return reject(http.StatusBadRequest, ReasonInvalidParams, "only policy_change and rotate_intermediate take a document", nil)
 			}
 			if userCheck == nil {
 				return nil
@@ -236,7 +250,7 @@ func checkAddAdmin(_ context.Context, s *Server, req *protocol.OperationRequest,
 	if err != nil {
 		return bad("certificate: %v", err)
 	}
-	if _, err := cert.Verify(x509.VerifyOptions{Roots: s.roots, CurrentTime: s.cfg.Now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+	if _, err := cert.Verify(x509.VerifyOptions{Roots: s.anchors(), CurrentTime: s.cfg.Now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
 		return bad("the certificate is not issued by this tenant's intermediate (%v); provision the key against this tenant", err)
 	}
 	sum := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
@@ -298,8 +312,9 @@ func parseNewPolicy(doc, tenant string) (*policy.Policy, *apiError) {
 // effect returns what applying the approved operation req changes in the
 // store (written in the same transaction as its state), its description,
 // and what to do after the commit. device is the device of a remote_lock or
-// remote_wipe, read before the transaction.
-func (s *Server) effect(snap store.OperationSnapshot, req authz.Request, sigs []authz.Signature, device *store.Device) (*store.Effect, string, afterCommit, error) {
+// remote_wipe, and ek the escrowed key of a read_recovery_key, read
+// before the transaction.
+func (s *Server) effect(snap store.OperationSnapshot, req authz.Request, sigs []authz.Signature, device *store.Device, ek *escrowedKey) (*store.Effect, string, afterCommit, error) {
 	p := req.Params
 	var ac afterCommit
 	serial := func() uint32 {
@@ -325,6 +340,13 @@ func (s *Server) effect(snap store.OperationSnapshot, req authz.Request, sigs []
 		ac.newPolicy = np
 		return &store.Effect{PolicyDocument: snap.Operation.Document, PolicySHA256: p[protocol.ParamDocumentSHA256]},
 			"the new policy applies to operations and enrollments requested from now on", ac, nil
+	case protocol.OpRotateIntermediate:
+		r, text, err := s.rotateIntermediate(snap.Operation.Document)
+		if err != nil {
+			return nil, "", ac, fmt.Errorf("rotating the intermediate: %w", err)
+		}
+		ac.pokeHub = true
+		return &store.Effect{RetireIntermediate: r}, text, ac, nil
 	case protocol.OpReenrollConsent:
 		until := s.cfg.Now().Add(ReenrollConsentLifetime)
 		return &store.Effect{ReenrollDevice: p[protocol.ParamDeviceID], ReenrollBy: firstApprover(sigs), ReenrollUntil: until},
@@ -352,6 +374,11 @@ func (s *Server) effect(snap store.OperationSnapshot, req authz.Request, sigs []
 			text += fmt.Sprintf("; %s command %s queued for the agent's next check-in", kind, cmd.ID)
 		}
 		return &store.Effect{DeviceID: d.ID, DeviceStatus: status, Command: cmd}, text, ac, nil
+	case protocol.OpReadRecoveryKey:
+		eff, text, err := s.releaseEffect(snap.Operation.ID, p, ek)
+		return eff, text, ac, err
+	case protocol.OpReadAudit, protocol.OpReadStatus:
+		return nil, readEffect(), ac, nil
 	case protocol.OpChangeJurisdiction, protocol.OpTenantDelete:
 		return nil, "decision recorded; KiwiStack's operators carry it out (no automatic effect in this version)", ac, nil
 	}

@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"io"
 	"math/big"
 	"net/http"
 	"strconv"
@@ -384,7 +383,7 @@ func mustMarshal(t *testing.T, p *policy.Policy) string {
 
 // foreignCert is a PEM certificate of another tenant's CA.
 func foreignCert(t *testing.T) string {
-	_, pki := openCA(t, "globex")
+	_, pki, _ := openCA(t, "globex")
 	c := issueAdmin(t, pki, newKey(t), "Eve", "founder", "globex", time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}))
 }
@@ -465,7 +464,7 @@ func TestOperationSignatureRejects(t *testing.T) {
 	o := newOpsEnv(t)
 	o.addDevice(t, "d-1")
 	inst := o.mustRequest(t, protocol.OpRemoteLock, map[string]string{"device_id": "d-1"}, "")
-	_, foreignPKI := openCA(t, "globex")
+	_, foreignPKI, _ := openCA(t, "globex")
 	fk := newKey(t)
 	foreigner := admin{serial: 7000, key: fk, cert: issueAdmin(t, foreignPKI, fk, "Eve", RoleFounder, "globex", time.Now().Add(-time.Hour), time.Now().Add(time.Hour))}
 	burned := o.longAdmin(t, 8000, RoleFounder)
@@ -715,6 +714,7 @@ func TestOperationConcurrentSignatures(t *testing.T) {
 func TestOperationList(t *testing.T) {
 	o := newOpsEnv(t)
 	o.addDevice(t, "d-1")
+	g := o.grant(t, protocol.OpReadStatus)
 	a := o.mustRequest(t, protocol.OpRemoteLock, map[string]string{"device_id": "d-1"}, "")
 	b := o.mustRequest(t, protocol.OpBurnKey, map[string]string{"serial": "3000"}, "")
 	o.mustSign(t, o.sysadmin, b)
@@ -722,19 +722,14 @@ func TestOperationList(t *testing.T) {
 		query string
 		want  []string
 	}{
-		{"", []string{a.ID, b.ID}},
+		{"", []string{a.ID, b.ID, g.id}},
 		{"?state=pending", []string{a.ID}},
-		{"?state=applied,cancelled", []string{b.ID}},
+		{"?state=applied,cancelled", []string{b.ID, g.id}},
 	} {
-		resp, err := o.srv.Client().Get(o.srv.URL + "/v1/operations" + tc.query)
-		if err != nil {
-			t.Fatal(err)
-		}
+		code, body := o.read(t, g, "/v1/operations"+tc.query, 0)
 		var l protocol.OperationList
-		err = json.NewDecoder(resp.Body).Decode(&l)
-		resp.Body.Close()
-		if err != nil || l.Validate() != nil {
-			t.Fatal(err)
+		if err := json.Unmarshal(body, &l); err != nil || code != http.StatusOK || l.Validate() != nil {
+			t.Fatalf("%d %s %v", code, body, err)
 		}
 		var ids []string
 		for _, op := range l.Operations {
@@ -744,13 +739,8 @@ func TestOperationList(t *testing.T) {
 			t.Errorf("%s: %v, want %v", tc.query, ids, tc.want)
 		}
 	}
-	resp, err := o.srv.Client().Get(o.srv.URL + "/v1/operations?state=bogus")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusBadRequest {
-		t.Errorf("bogus state: %d", resp.StatusCode)
+	if code, _ := o.read(t, g, "/v1/operations?state=bogus", 0); code != http.StatusBadRequest {
+		t.Errorf("bogus state: %d", code)
 	}
 }
 
@@ -758,18 +748,15 @@ func TestAuditEndpoint(t *testing.T) {
 	o := newOpsEnv(t)
 	o.addDevice(t, "d-1")
 	o.mustSign(t, o.sysadmin, o.mustRequest(t, protocol.OpRemoteLock, map[string]string{"device_id": "d-1"}, ""))
+	g := o.grant(t, protocol.OpReadAudit)
 	seq, hash := int64(0), protocol.AuditGenesisHash
 	for {
-		resp, err := o.srv.Client().Get(fmt.Sprintf("%s/v1/audit?after=%d", o.srv.URL, seq))
-		if err != nil {
-			t.Fatal(err)
-		}
+		code, body := o.read(t, g, fmt.Sprintf("/v1/audit?after=%d", seq), 0)
 		var page protocol.AuditPage
-		err = json.NewDecoder(resp.Body).Decode(&page)
-		resp.Body.Close()
-		if err != nil {
-			t.Fatal(err)
+		if err := json.Unmarshal(body, &page); err != nil || code != http.StatusOK {
+			t.Fatalf("%d %s %v", code, body, err)
 		}
+		var err error
 		if seq, hash, err = protocol.VerifyAuditChain(seq, hash, page.Entries); err != nil {
 			t.Fatal(err)
 		}
@@ -781,13 +768,8 @@ func TestAuditEndpoint(t *testing.T) {
 	if err != nil || head.Seq != seq || head.Hash != hash {
 		t.Errorf("client head %d %s, store %+v %v", seq, hash, head, err)
 	}
-	resp, err := o.srv.Client().Get(o.srv.URL + "/v1/audit?after=-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusBadRequest {
-		t.Errorf("after=-1: %d", resp.StatusCode)
+	if code, _ := o.read(t, g, "/v1/audit?after=-1", 0); code != http.StatusBadRequest {
+		t.Errorf("after=-1: %d", code)
 	}
 }
 
@@ -799,6 +781,7 @@ func TestOpenAPIOperationsResponses(t *testing.T) {
 	ops := doc.operations()
 	o := newOpsEnv(t)
 	o.addDevice(t, "d-1")
+	auditGrant, statusGrant := o.grant(t, protocol.OpReadAudit), o.grant(t, protocol.OpReadStatus)
 	reqBody := func(op string, p map[string]string) []byte {
 		b, _ := json.Marshal(protocol.OperationRequest{Operation: op, Tenant: tenant, Params: p})
 		return b
@@ -836,14 +819,14 @@ func TestOpenAPIOperationsResponses(t *testing.T) {
 			if tc.method == "POST" {
 				status, body = o.post(t, tc.path, ctJSON, tc.body)
 			} else {
-				resp, err := o.srv.Client().Get(o.srv.URL + tc.path)
-				if err != nil {
-					t.Fatal(err)
+				var g *readGrant
+				switch tc.route {
+				case "/v1/audit":
+					g = auditGrant
+				case "/v1/operations":
+					g = statusGrant
 				}
-				defer resp.Body.Close()
-				var buf strings.Builder
-				_, _ = io.Copy(&buf, resp.Body)
-				status, body = resp.StatusCode, []byte(buf.String())
+				status, body = o.read(t, g, tc.path, 0)
 			}
 			if status != tc.status {
 				t.Fatalf("status %d, want %d: %s", status, tc.status, body)

@@ -120,11 +120,11 @@ func TestEnrollRejects(t *testing.T) {
 			c.chain = []*x509.Certificate{yubiKeyAttestation(t)}
 		}), 401, protocol.ReasonSignature},
 		{"chain from another tenant", signed(func(t *testing.T, c *ceremony) {
-			_, other := openCA(t, "globex")
+			_, other, _ := openCA(t, "globex")
 			c.chain = []*x509.Certificate{issueAdmin(t, other, c.signer, "eve", RoleSysadmin, "globex", time.Now().Add(-time.Hour), time.Now().Add(time.Hour))}
 		}), 403, protocol.ReasonChain},
 		{"chain from another tenant with this tenant's O", signed(func(t *testing.T, c *ceremony) {
-			_, other := openCA(t, "globex")
+			_, other, _ := openCA(t, "globex")
 			c.chain = []*x509.Certificate{issueAdmin(t, other, c.signer, "eve", RoleSysadmin, tenant, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))}
 		}), 403, protocol.ReasonChain},
 		{"expired admin certificate", signed(func(t *testing.T, c *ceremony) {

@@ -32,7 +32,7 @@ type signer struct {
 // so that the roster's checks (pinned key, burned) apply to it as to a
 // YubiKey and removing the entry burns it.
 func (s *Server) verifySigner(ctx context.Context, signed *protocol.Signed, now time.Time, operator bool) (signer, *apiError) {
-	stmt, leaf, err := signed.Verify(s.roots, nil, now)
+	stmt, leaf, err := signed.Verify(s.anchors(), nil, now)
 	if err == nil {
 		return signer{stmt: stmt, leaf: leaf}, nil
 	}
@@ -42,6 +42,13 @@ func (s *Server) verifySigner(ctx context.Context, signed *protocol.Signed, now 
 	if operator && s.ops.operatorRoots != nil {
 		if st, lf, err2 := signed.Verify(s.ops.operatorRoots, nil, now); err2 == nil {
 			return signer{stmt: st, leaf: lf, operator: true}, nil
+		}
+	}
+	if pool, any, rerr := s.retiredPool(ctx); rerr == nil && any {
+		if _, _, err2 := signed.Verify(pool, nil, now); err2 == nil {
+			return signer{}, reject(http.StatusForbidden, ReasonIntermediateRetired,
+				"the signing certificate is from the tenant's retired intermediate; get a new one for the same key with kiwistack-enroll keys refresh, then sign again",
+				errors.New("admin certificate of a retired intermediate"))
 		}
 	}
 	entries, lerr := s.cfg.Store.TrustEntries(ctx)

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/kiwistack/endpoint/enroll/protocol"
@@ -74,7 +75,12 @@ type options struct {
 	grace    time.Duration
 	minLife  time.Duration
 	dnsNames []string
+	msp      *MSP
 }
+
+// WithMSP makes a new state directory's tenant intermediate under the MSP
+// root msp instead of a root of its own (LoadOrCreatePKIUnder).
+func WithMSP(m *MSP) Option { return func(o *options) { o.msp = m } }
 
 // WithLogger sets the logger; nil discards.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
@@ -110,10 +116,16 @@ func WithDNSNames(names ...string) Option { return func(o *options) { o.dnsNames
 // provisioner type works against an external step-ca, where the API holds
 // the same kind of key.
 type Embedded struct {
+	// mu guards auth and pki.Intermediate(Key): requests hold it for
+	// reading, Rotate for writing while it swaps the signer.
+	mu      sync.RWMutex
 	auth    *authority.Authority
+	dir     string
+	prov    provisioner.List
 	pki     *PKI
 	devices *Minter
 	admins  *Minter
+	apps    *Minter // app certificates (app.go)
 	tenant  string
 	opts    options
 	handler http.Handler
@@ -138,7 +150,7 @@ func Open(stateDir, tenant string, opt ...Option) (*Embedded, error) {
 	if o.grace < 0 || o.minLife <= 0 || o.minLife > MaxLifetime {
 		return nil, fmt.Errorf("opening ca: invalid grace %s or minimum lifetime %s", o.grace, o.minLife)
 	}
-	pki, err := LoadOrCreatePKI(stateDir, tenant, time.Now())
+	pki, err := LoadOrCreatePKIUnder(stateDir, tenant, o.msp, time.Now())
 	if err != nil {
 		return nil, fmt.Errorf("opening ca: %w", err)
 	}
@@ -158,29 +170,48 @@ func Open(stateDir, tenant string, opt ...Option) (*Embedded, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening ca: %w", err)
 	}
-	e := &Embedded{pki: pki, devices: devices, admins: admins, tenant: tenant, opts: o}
-	cfg := &config.Config{
-		DNSNames: o.dnsNames,
-		DB:       &db.Config{Type: "bbolt", DataSource: filepath.Join(stateDir, DatabaseFile)},
-		AuthorityConfig: &config.AuthConfig{
-			Provisioners: provisioner.List{prov, adminProv},
-			Backdate:     &provisioner.Duration{Duration: Backdate},
-		},
-	}
-	e.auth, err = authority.NewEmbedded(
-		authority.WithConfig(cfg),
-		authority.WithX509RootCerts(pki.Root),
-		authority.WithX509Signer(pki.Intermediate, pki.IntermediateKey),
-		authority.WithAuthorizeRenewFunc(e.authorizeRenew),
-		authority.WithQuietInit(),
-	)
+	appProv, err := newAppProvisioner(pki.ProvisionerKey, tenant, o.minLife)
 	if err != nil {
-		return nil, fmt.Errorf("opening ca: starting step-ca: %w", err)
+		return nil, fmt.Errorf("opening ca: %w", err)
+	}
+	apps, err := NewMinter(pki.ProvisionerKey, AppProvisionerName, embeddedAudience)
+	if err != nil {
+		return nil, fmt.Errorf("opening ca: %w", err)
+	}
+	e := &Embedded{pki: pki, devices: devices, admins: admins, apps: apps, tenant: tenant, opts: o, dir: stateDir,
+		prov: provisioner.List{prov, adminProv, appProv}}
+	if err := e.startAuthority(); err != nil {
+		return nil, fmt.Errorf("opening ca: %w", err)
 	}
 	e.handler = e.newHandler()
 	o.log.Info("step-ca started", "tenant", tenant, "root_fingerprint", pki.Fingerprint(),
 		"provisioner", ProvisionerName, "renewal_grace", o.grace)
 	return e, nil
+}
+
+// startAuthority starts step-ca over e.pki's current intermediate, with its
+// database in e.dir. The caller holds e.mu for writing, or is Open.
+func (e *Embedded) startAuthority() error {
+	cfg := &config.Config{
+		DNSNames: e.opts.dnsNames,
+		DB:       &db.Config{Type: "bbolt", DataSource: filepath.Join(e.dir, DatabaseFile)},
+		AuthorityConfig: &config.AuthConfig{
+			Provisioners: e.prov,
+			Backdate:     &provisioner.Duration{Duration: Backdate},
+		},
+	}
+	auth, err := authority.NewEmbedded(
+		authority.WithConfig(cfg),
+		authority.WithX509RootCerts(e.pki.Root),
+		authority.WithX509Signer(e.pki.Intermediate, e.pki.IntermediateKey),
+		authority.WithAuthorizeRenewFunc(e.authorizeRenew),
+		authority.WithQuietInit(),
+	)
+	if err != nil {
+		return fmt.Errorf("starting step-ca: %w", err)
+	}
+	e.auth = auth
+	return nil
 }
 
 // deviceTemplate is the X.509 template of device certificates: the device
@@ -325,6 +356,8 @@ func (e *Embedded) Sign(ctx context.Context, csr *x509.CertificateRequest, devic
 // signWithToken authorises tok with step-ca and signs csr for lifetime (0:
 // the provisioner's default); it returns leaf and intermediates.
 func (e *Embedded) signWithToken(ctx context.Context, tok string, csr *x509.CertificateRequest, lifetime time.Duration) ([]*x509.Certificate, error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
 	ctx = provisioner.NewContextWithMethod(ctx, provisioner.SignMethod)
 	signOpts, err := e.auth.Authorize(ctx, tok)
 	if err != nil {
@@ -353,6 +386,8 @@ func (e *Embedded) Revoke(ctx context.Context, serial, reason string) error {
 	if err != nil {
 		return fmt.Errorf("revoking certificate %s: minting token: %w", serial, err)
 	}
+	e.mu.RLock()
+	defer e.mu.RUnlock()
 	ctx = provisioner.NewContextWithMethod(ctx, provisioner.RevokeMethod)
 	if _, err := e.auth.Authorize(ctx, tok); err != nil {
 		return fmt.Errorf("revoking certificate %s: authorising: %w", serial, stepError(err))
@@ -371,6 +406,8 @@ func (e *Embedded) Revoke(ctx context.Context, serial, reason string) error {
 
 // IsRevoked reports whether step-ca has serial recorded as revoked.
 func (e *Embedded) IsRevoked(serial string) (bool, error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
 	ok, err := e.auth.IsRevoked(serial)
 	if err != nil {
 		return false, fmt.Errorf("checking revocation of %s: %w", serial, err)
@@ -382,7 +419,11 @@ func (e *Embedded) IsRevoked(serial string) (bool, error) {
 func (e *Embedded) Roots() []*x509.Certificate { return []*x509.Certificate{e.pki.Root} }
 
 // Intermediate returns the tenant intermediate that signs device certificates.
-func (e *Embedded) Intermediate() *x509.Certificate { return e.pki.Intermediate }
+func (e *Embedded) Intermediate() *x509.Certificate {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.pki.Intermediate
+}
 
 // Fingerprint returns the root's SHA-256 fingerprint (see PKI.Fingerprint).
 func (e *Embedded) Fingerprint() string { return e.pki.Fingerprint() }
@@ -411,6 +452,8 @@ func (e *Embedded) newHandler() http.Handler {
 	api.Route(mux)
 	mux.Route("/1.0", func(r chi.Router) { api.Route(r) })
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.mu.RLock()
+		defer e.mu.RUnlock()
 		if r.Method == http.MethodPost && (r.URL.Path == "/renew" || r.URL.Path == "/1.0/renew") && e.refuseRevoked(w, r) {
 			return
 		}
@@ -445,22 +488,36 @@ func (e *Embedded) refuseRevoked(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	serial := cert.SerialNumber.String()
+	if cert.CheckSignatureFrom(e.pki.Intermediate) != nil {
+		e.opts.log.Info("renewal of a certificate from another intermediate refused", "serial", serial, "cn", cert.Subject.CommonName,
+			"issuer", cert.Issuer.String())
+		refuse(w, "certificate "+serial+" was not issued by the tenant's current intermediate (it was rotated); "+
+			"the agent gets a new certificate from the tenant API (POST /v1/device/reissue)")
+		return true
+	}
 	revoked, err := e.auth.IsRevoked(serial)
 	if err != nil || !revoked {
 		return false
 	}
 	e.opts.log.Info("renewal of revoked certificate refused", "serial", serial, "cn", cert.Subject.CommonName)
+	refuse(w, "certificate "+serial+" has been revoked; re-enroll the device")
+	return true
+}
+
+// refuse answers 401 with step-ca's error body shape.
+func refuse(w http.ResponseWriter, message string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusUnauthorized)
 	_ = json.NewEncoder(w).Encode(struct {
 		Status  int    `json:"status"`
 		Message string `json:"message"`
-	}{http.StatusUnauthorized, "certificate " + serial + " has been revoked; re-enroll the device"})
-	return true
+	}{http.StatusUnauthorized, message})
 }
 
 // Close stops the authority and closes its database.
 func (e *Embedded) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	if err := e.auth.Shutdown(); err != nil {
 		return fmt.Errorf("closing step-ca: %w", err)
 	}

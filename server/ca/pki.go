@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -73,6 +72,14 @@ func Fingerprint(cert *x509.Certificate) string {
 // 0, IntermediateLifetime) and the two JWK provisioner keys (devices, admins). Existing files are
 // kept, so a restart keeps the root fingerprint. dir is created 0700.
 func LoadOrCreatePKI(dir, tenant string, now time.Time) (*PKI, error) {
+	return LoadOrCreatePKIUnder(dir, tenant, nil, now)
+}
+
+// LoadOrCreatePKIUnder is LoadOrCreatePKI with the root taken from msp
+// (when not nil): its certificate is copied into dir, its key is not, and
+// a missing intermediate is signed by it. Tenants made under one MSP share
+// the root and have independent intermediates (seed D4 scenario 03).
+func LoadOrCreatePKIUnder(dir, tenant string, msp *MSP, now time.Time) (*PKI, error) {
 	if tenant == "" {
 		return nil, errors.New("creating pki: empty tenant")
 	}
@@ -80,42 +87,38 @@ func LoadOrCreatePKI(dir, tenant string, now time.Time) (*PKI, error) {
 		return nil, fmt.Errorf("creating pki state directory: %w", err)
 	}
 	p := &PKI{}
-	rootKey, root, err := loadOrCreateCA(dir, RootCertFile, RootKeyFile, func(key *ecdsa.PrivateKey) (*x509.Certificate, error) {
-		tmpl := &x509.Certificate{
-			Subject: pkix.Name{
-				Organization: []string{"KiwiStack MSP"},
-				CommonName:   "KiwiStack MSP Root CA",
-			},
-			NotBefore:             now.Add(-time.Minute),
-			NotAfter:              now.Add(RootLifetime),
-			KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-			BasicConstraintsValid: true,
-			IsCA:                  true,
-			MaxPathLen:            1,
+	var rootKey *ecdsa.PrivateKey
+	var root *x509.Certificate
+	var err error
+	if msp != nil {
+		if err := atomicfile.Create(filepath.Join(dir, RootCertFile), PEM(msp.Root), 0o644); err != nil && !errors.Is(err, atomicfile.ErrExists) {
+			return nil, fmt.Errorf("installing the msp root: %w", err)
 		}
-		return issue(tmpl, tmpl, key.Public(), key)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("loading root: %w", err)
+		rootKey, root = msp.Key, msp.Root
+		data, err := os.ReadFile(filepath.Join(dir, RootCertFile))
+		if err != nil {
+			return nil, fmt.Errorf("loading root: %w", err)
+		}
+		if have, err := parseCertPEM(data); err != nil || !have.Equal(msp.Root) {
+			return nil, fmt.Errorf("loading root: the root in %s is not the MSP's root (fingerprint %s)", dir, Fingerprint(msp.Root))
+		}
+	} else {
+		rootKey, root, err = loadOrCreateCA(dir, RootCertFile, RootKeyFile, func(key *ecdsa.PrivateKey) (*x509.Certificate, error) {
+			return newRoot(key, now)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("loading root: %w", err)
+		}
 	}
 	p.Root = root
+	if err := completeRotation(dir); err != nil {
+		return nil, fmt.Errorf("loading intermediate: %w", err)
+	}
 	intKey, intermediate, err := loadOrCreateCA(dir, IntermediateCertFile, IntermediateKeyFile, func(key *ecdsa.PrivateKey) (*x509.Certificate, error) {
 		if rootKey == nil {
 			return nil, errors.New("root key missing: cannot create an intermediate")
 		}
-		tmpl := &x509.Certificate{
-			Subject: pkix.Name{
-				Organization: []string{tenant},
-				CommonName:   tenant + " Intermediate CA",
-			},
-			NotBefore:             now.Add(-time.Minute),
-			NotAfter:              now.Add(IntermediateLifetime),
-			KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-			BasicConstraintsValid: true,
-			IsCA:                  true,
-			MaxPathLenZero:        true,
-		}
-		return issue(tmpl, root, key.Public(), rootKey)
+		return issue(intermediateTemplate(tenant, root, now), root, key.Public(), rootKey)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("loading intermediate: %w", err)
@@ -134,6 +137,35 @@ func LoadOrCreatePKI(dir, tenant string, now time.Time) (*PKI, error) {
 		return nil, fmt.Errorf("loading admin provisioner key: %w", err)
 	}
 	return p, nil
+}
+
+// completeRotation finishes a rotation (Embedded.Rotate) that a crash
+// interrupted after the new certificate was written: when the pending key
+// is the intermediate certificate's key, it replaces the old key.
+func completeRotation(dir string) error {
+	pending, err := os.ReadFile(filepath.Join(dir, PendingIntermediateKeyFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading the pending intermediate key: %w", err)
+	}
+	certPEM, err := os.ReadFile(filepath.Join(dir, IntermediateCertFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading the intermediate: %w", err)
+	}
+	key, err := pemkey.ParseECDSA(pending)
+	if err != nil {
+		return fmt.Errorf("reading the pending intermediate key: %w", err)
+	}
+	cert, err := parseCertPEM(certPEM)
+	if err != nil || !key.PublicKey.Equal(cert.PublicKey) {
+		return nil // a rotation requested, not yet applied
+	}
+	return finishRotation(dir)
 }
 
 // loadOrCreateCA returns the key and certificate in dir. When the

@@ -63,6 +63,9 @@ type RemoteConfig struct {
 	// Admins is the admin provisioner (AdminProvisionerName unless renamed);
 	// without a key SignAdmin is refused.
 	Admins RemoteProvisioner
+	// AppsName is the name of the app-certificate provisioner, which
+	// shares the device provisioner's key (AppProvisionerName when empty).
+	AppsName string
 	// Timeout bounds each request; DefaultRemoteTimeout when 0.
 	Timeout time.Duration
 	// Logger receives what the client does; discarded when nil.
@@ -82,6 +85,7 @@ type Remote struct {
 	devices      *Minter
 	revokes      *Minter
 	admins       *Minter
+	apps         *Minter // app certificates (app.go)
 	client       *http.Client
 	log          *slog.Logger
 }
@@ -137,6 +141,13 @@ func newRemote(cfg RemoteConfig) (*Remote, error) {
 		devices: devices,
 		revokes: devices.WithAudience(base + "/1.0/revoke"),
 		log:     cfg.Logger,
+	}
+	appsName := cfg.AppsName
+	if appsName == "" {
+		appsName = AppProvisionerName
+	}
+	if r.apps, err = NewMinter(cfg.Devices.Key, appsName, base+"/1.0/sign"); err != nil {
+		return nil, err
 	}
 	if cfg.Admins.Key != nil {
 		if cfg.Admins.Name == "" {

@@ -71,10 +71,20 @@ func DBPath(dir string) string { return filepath.Join(dir, DBFile) }
 // (Ed25519, PEM, 0600), made on the first run (api.LoadOrCreateCommandKey).
 const CommandKeyFile = "command.key"
 
+// EscrowKeyFile is the tenant's disk-escrow private key in the state
+// directory (X25519, PEM, 0600), made on the first run
+// (api.LoadOrCreateEscrowKey, docs/disk-escrow.md).
+const EscrowKeyFile = "escrow.key"
+
 // Options configures Run.
 type Options struct {
 	// StateDir holds everything the tenant keeps across restarts (required).
 	StateDir string
+	// MSPDir, when set, holds the MSP root (root_ca.crt and root_ca.key)
+	// that signs this tenant's intermediate, so that several dev tenants
+	// share one root with independent intermediates; created if missing.
+	// Empty: the state directory has a root of its own.
+	MSPDir string
 	// Tenant is the tenant slug (required).
 	Tenant string
 	// Listen is the TCP address to serve on; DefaultListen when empty.
@@ -101,6 +111,13 @@ type Options struct {
 	// (api.DeviceLifetime when 0); shorter than a minute lowers the CA's
 	// minimum to match (tests).
 	DeviceLifetime time.Duration
+	// Directory, when set, is the tenant's directory that every
+	// AgentConfig names for directory login (docs/directory.md).
+	Directory *serve.DirectoryConfig
+	// Fleet, when set, is the tenant's Fleet server that every
+	// AgentConfig names for fleetd (docs/fleet.md); its enroll-secret
+	// file must be 0600.
+	Fleet *serve.FleetConfig
 }
 
 // Info describes a running dev tenant.
@@ -151,7 +168,13 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer ln.Close()
 	names := hostNames(o.Listen)
-	pki, err := ca.LoadOrCreatePKI(CAPath(o.StateDir), o.Tenant, time.Now())
+	var msp *ca.MSP
+	if o.MSPDir != "" {
+		if msp, err = ca.LoadOrCreateMSP(o.MSPDir, time.Now()); err != nil {
+			return fmt.Errorf("running dev tenant: %w", err)
+		}
+	}
+	pki, err := ca.LoadOrCreatePKIUnder(CAPath(o.StateDir), o.Tenant, msp, time.Now())
 	if err != nil {
 		return fmt.Errorf("running dev tenant: %w", err)
 	}
@@ -159,7 +182,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("running dev tenant: %w", err)
 	}
-	caOpts := []ca.Option{ca.WithLogger(o.Logger), ca.WithDNSNames(names...)}
+	caOpts := []ca.Option{ca.WithLogger(o.Logger), ca.WithDNSNames(names...), ca.WithMSP(msp)}
 	if o.DeviceLifetime > 0 && o.DeviceLifetime < ca.DefaultMinLifetime {
 		caOpts = append(caOpts, ca.WithMinLifetime(o.DeviceLifetime))
 	}
@@ -183,6 +206,10 @@ func Run(ctx context.Context, o Options) error {
 	operatorRoots := x509.NewCertPool()
 	operatorRoots.AddCert(operator.Root)
 	commandKey, err := api.LoadOrCreateCommandKey(filepath.Join(o.StateDir, CommandKeyFile), nil)
+	if err != nil {
+		return fmt.Errorf("running dev tenant: %w", err)
+	}
+	escrowKey, err := api.LoadOrCreateEscrowKey(filepath.Join(o.StateDir, EscrowKeyFile))
 	if err != nil {
 		return fmt.Errorf("running dev tenant: %w", err)
 	}
@@ -217,6 +244,7 @@ func Run(ctx context.Context, o Options) error {
 			OperatorRoots:           operatorRoots,
 			DeviceLifetime:          o.DeviceLifetime,
 			CommandKey:              commandKey,
+			EscrowKey:               escrowKey,
 		},
 		DBPath:    DBPath(o.StateDir),
 		CAHandler: e.Handler(),
@@ -227,6 +255,16 @@ func Run(ctx context.Context, o Options) error {
 			ClientCAs:    e.ClientCAs(),
 		},
 		Logger: o.Logger,
+	}
+	if o.Directory != nil {
+		if site.API.Directory, err = o.Directory.Load(); err != nil {
+			return fmt.Errorf("running dev tenant: %w", err)
+		}
+	}
+	if o.Fleet != nil {
+		if site.API.Fleet, err = o.Fleet.Load(); err != nil {
+			return fmt.Errorf("running dev tenant: %w", err)
+		}
 	}
 	if o.Hub != nil {
 		ho, stop, err := startHub(o.StateDir, *o.Hub, o.Logger)

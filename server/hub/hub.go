@@ -44,6 +44,7 @@ type Client interface {
 type Store interface {
 	Devices(ctx context.Context) ([]store.Device, error)
 	TunnelAddress(ctx context.Context, id string, prefix netip.Prefix) (netip.Addr, error)
+	RetiredIntermediates(ctx context.Context) ([]store.RetiredIntermediate, error)
 }
 
 // Options configure New.
@@ -190,15 +191,25 @@ func (h *Hub) Sync(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("syncing hub: %w", err)
 	}
+	ris, err := h.o.Store.RetiredIntermediates(ctx)
+	if err != nil {
+		return fmt.Errorf("syncing hub: %w", err)
+	}
+	retired := map[string]bool{}
+	for _, r := range ris {
+		retired[r.SHA256] = true
+	}
 	want := map[wgtypes.Key]peer{}
 	var next time.Time
 	for _, d := range ds {
 		if d.Status != store.StatusActive || d.WireGuardPublicKey == "" {
 			continue
 		}
+		// Only a certificate of the current intermediate keeps a peer: after
+		// a rotation, a device is back once it holds a new one.
 		var notAfter time.Time
 		for _, c := range d.Certificates {
-			if c.NotAfter.After(notAfter) {
+			if !retired[c.Issuer] && c.NotAfter.After(notAfter) {
 				notAfter = c.NotAfter
 			}
 		}

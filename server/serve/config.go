@@ -58,6 +58,16 @@ type Config struct {
 	// generated there (0600) on first start; empty: no device commands
 	// (remote_lock and remote_wipe still lock the device out).
 	CommandKeyFile string
+	// Directory is the tenant's directory, which every agent configures
+	// directory login with; nil: none (docs/directory.md).
+	Directory *DirectoryConfig
+	// Fleet is the tenant's Fleet server, which every agent configures
+	// fleetd with; nil: none (fleet.go, docs/fleet.md).
+	Fleet *FleetConfig
+	// EscrowKeyFile holds the tenant's disk-escrow private key (X25519,
+	// PEM), generated there (0600) on first start; empty: no disk
+	// recovery keys are escrowed (docs/disk-escrow.md).
+	EscrowKeyFile string
 }
 
 // HubConfig is the WireGuard hub (server/hub) over an interface that an
@@ -139,8 +149,8 @@ func LoadConfig(path string) (*Config, error) {
 		return nil, fmt.Errorf("configuration %s:\n%w", path, err)
 	}
 	dir := filepath.Dir(path)
-	for _, p := range []*string{&cfg.Database, &cfg.TLS.CertFile, &cfg.TLS.KeyFile,
-		&cfg.CA.Devices.KeyFile, &cfg.CA.Devices.PasswordFile, &cfg.CA.Admins.KeyFile, &cfg.CA.Admins.PasswordFile, &cfg.PolicyFile, &cfg.CommandKeyFile, hubKeyFile(cfg)} {
+	for _, p := range append(fleetFiles(cfg), &cfg.Database, &cfg.TLS.CertFile, &cfg.TLS.KeyFile,
+		&cfg.CA.Devices.KeyFile, &cfg.CA.Devices.PasswordFile, &cfg.CA.Admins.KeyFile, &cfg.CA.Admins.PasswordFile, &cfg.PolicyFile, &cfg.CommandKeyFile, hubKeyFile(cfg), directoryCAFile(cfg), &cfg.EscrowKeyFile) {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
@@ -155,6 +165,15 @@ func hubKeyFile(cfg *Config) *string {
 		return new(string)
 	}
 	return &cfg.Hub.KeyFile
+}
+
+// directoryCAFile points at the directory's CA file, or at a throwaway
+// when there is no directory.
+func directoryCAFile(cfg *Config) *string {
+	if cfg.Directory == nil {
+		return new(string)
+	}
+	return &cfg.Directory.CAFile
 }
 
 // ParseConfig reads a configuration strictly: unknown and duplicate keys,
@@ -260,7 +279,7 @@ func (p *parser) file(n *yaml.Node, path string) string {
 }
 
 func (p *parser) top(root *yaml.Node) {
-	known := []string{"listen", "tenant", "database", "api_url", "tls", "ca", "provisioning_token_sha256", "policy_file", "hub", "command_key_file"}
+	known := []string{"listen", "tenant", "database", "api_url", "tls", "ca", "provisioning_token_sha256", "policy_file", "hub", "command_key_file", "directory", "fleet", "escrow_key_file"}
 	p.mapping(root, "", known, []string{"tenant", "database", "api_url", "tls", "ca"}, func(key string, v *yaml.Node, path string) {
 		switch key {
 		case "listen":
@@ -297,6 +316,12 @@ func (p *parser) top(root *yaml.Node) {
 			p.ca(v, path)
 		case "hub":
 			p.hub(v, path)
+		case "directory":
+			p.directory(v, path)
+		case "fleet":
+			p.fleet(v, path)
+		case "escrow_key_file":
+			p.c.EscrowKeyFile = p.file(v, path)
 		case "provisioning_token_sha256":
 			if s, ok := p.str(v, path); ok {
 				if !hex64RE.MatchString(s) {

@@ -13,9 +13,10 @@ import (
 	"github.com/kiwistack/endpoint/server/ca"
 )
 
-// ProvisionersJSON returns the two JWK provisioners to add to an external
+// ProvisionersJSON returns the JWK provisioners to add to an external
 // step-ca's ca.json ("authority": {"provisioners": [...]}), as a JSON list:
-// ca.ProvisionerName for devices with deviceKey, ca.AdminProvisionerName for
+// ca.ProvisionerName for devices with deviceKey, ca.AppProvisionerName for
+// app certificates with the same key, ca.AdminProvisionerName for
 // administrators with adminKey (omitted when nil). Only the public halves
 // are written. grace > 0 lets step-ca renew a device certificate after it
 // expired (without a bound: step-ca's claim is yes or no).
@@ -24,7 +25,12 @@ func ProvisionersJSON(tenant string, deviceKey, adminKey *jose.JSONWebKey, grace
 	if err != nil {
 		return nil, err
 	}
-	list := []provisioner.Interface{dev}
+	// App certificates (docs/app-certificate.md) share the device key.
+	app, err := ca.AppProvisioner(deviceKey, tenant)
+	if err != nil {
+		return nil, err
+	}
+	list := []provisioner.Interface{dev, app}
 	if adminKey != nil {
 		adm, err := ca.AdminProvisioner(adminKey, tenant)
 		if err != nil {

@@ -123,6 +123,21 @@ func Run(ctx context.Context, cfg *Config, o Options) error {
 			return fmt.Errorf("running server: %w", err)
 		}
 	}
+	if cfg.Directory != nil {
+		if site.API.Directory, err = cfg.Directory.Load(); err != nil {
+			return fmt.Errorf("running server: %w", err)
+		}
+	}
+	if cfg.Fleet != nil {
+		if site.API.Fleet, err = cfg.Fleet.Load(); err != nil {
+			return fmt.Errorf("running server: %w", err)
+		}
+	}
+	if cfg.EscrowKeyFile != "" {
+		if site.API.EscrowKey, err = api.LoadOrCreateEscrowKey(cfg.EscrowKeyFile); err != nil {
+			return fmt.Errorf("running server: %w", err)
+		}
+	}
 	if h := cfg.Hub; h != nil {
 		key, err := hub.LoadOrCreateKey(h.KeyFile, nil)
 		if err != nil {

@@ -102,6 +102,14 @@ type Effect struct {
 	ReenrollUntil  time.Time
 	// PolicyDocument and PolicySHA256 record a new policy (policy_change).
 	PolicyDocument, PolicySHA256 string
+	// RetireIntermediate records the intermediate a rotate_intermediate
+	// replaced (intermediates.go); its RetiredAt and OperationID are the
+	// operation's.
+	RetireIntermediate *RetiredIntermediate
+	// EscrowRelease marks its escrow read and records the release
+	// (read_recovery_key; disk_escrow.go). Its OperationID is the
+	// operation's.
+	EscrowRelease *EscrowRelease
 }
 
 // OperationStore is the part of Store that keeps operation instances.

@@ -297,6 +297,16 @@ func (s *SQLite) applyEffect(ctx context.Context, tx *sql.Tx, id string, e Effec
 			return fmt.Errorf("recording the new policy: %w", err)
 		}
 	}
+	if e.RetireIntermediate != nil {
+		if err := applyRetirement(ctx, tx, id, *e.RetireIntermediate, now); err != nil {
+			return err
+		}
+	}
+	if e.EscrowRelease != nil {
+		if err := applyEscrowRelease(ctx, tx, id, *e.EscrowRelease, now); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

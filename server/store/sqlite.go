@@ -540,8 +540,14 @@ func (s *SQLite) createDevice(ctx context.Context, tx *sql.Tx, d Device) (Device
 		return d, mapErr(err, "creating device")
 	}
 	for _, c := range d.Certificates {
-		_, err := tx.ExecContext(ctx, `INSERT INTO device_certificates (serial, device_id, not_after, issued_at) VALUES (?, ?, ?, ?)`,
-			c.Serial, d.ID, formatTime(c.NotAfter), formatTime(s.orNow(c.IssuedAt)))
+		// The issuer column only when known, so that the statement also runs
+		// on a schema before 0009 (the migration tests write such databases).
+		q, args := `INSERT INTO device_certificates (serial, device_id, not_after, issued_at) VALUES (?, ?, ?, ?)`,
+			[]any{c.Serial, d.ID, formatTime(c.NotAfter), formatTime(s.orNow(c.IssuedAt))}
+		if c.Issuer != "" {
+			q, args = `INSERT INTO device_certificates (serial, device_id, not_after, issued_at, issuer_sha256) VALUES (?, ?, ?, ?, ?)`, append(args, c.Issuer)
+		}
+		_, err := tx.ExecContext(ctx, q, args...)
 		if err != nil {
 			return d, mapErr(err, "recording device certificate "+c.Serial)
 		}
@@ -607,7 +613,7 @@ func devices(ctx context.Context, q querier, where string, args ...any) ([]Devic
 	if len(out) == 0 {
 		return nil, nil
 	}
-	crows, err := q.QueryContext(ctx, `SELECT c.device_id, c.serial, c.not_after, c.issued_at FROM device_certificates c
+	crows, err := q.QueryContext(ctx, `SELECT c.device_id, c.serial, c.not_after, c.issued_at, c.issuer_sha256 FROM device_certificates c
 		JOIN devices d ON d.id = c.device_id WHERE `+where+` ORDER BY c.issued_at, c.serial`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("reading device certificates: %w", err)
@@ -616,7 +622,7 @@ func devices(ctx context.Context, q querier, where string, args ...any) ([]Devic
 	for crows.Next() {
 		var id, na, ia string
 		var c DeviceCertificate
-		if err := crows.Scan(&id, &c.Serial, &na, &ia); err != nil {
+		if err := crows.Scan(&id, &c.Serial, &na, &ia, &c.Issuer); err != nil {
 			return nil, fmt.Errorf("reading device certificates: %w", err)
 		}
 		if c.NotAfter, err = parseTime(na); err != nil {

@@ -128,6 +128,10 @@ type DeviceCertificate struct {
 	NotAfter time.Time
 	// IssuedAt is when the certificate was issued.
 	IssuedAt time.Time
+	// Issuer is the SHA-256 (hex) of the intermediate that issued it; ""
+	// for certificates recorded before intermediates were tracked, which
+	// a rotation marks with the intermediate it retires.
+	Issuer string
 }
 
 // Reenrollment is an allowance to enroll a known laptop again: the next
@@ -210,6 +214,10 @@ type Store interface {
 	TrustStore
 	// CommandStore keeps device commands (commands.go).
 	CommandStore
+	// IntermediateStore keeps the retired intermediates (intermediates.go).
+	IntermediateStore
+	// DiskEscrowStore keeps escrowed disk recovery keys (disk_escrow.go).
+	DiskEscrowStore
 
 	// AddRosterEntry adds a YubiKey; ErrExists if the serial or key is known.
 	AddRosterEntry(ctx context.Context, e RosterEntry) error

@@ -153,8 +153,8 @@ func (s *SQLite) AddDeviceCertificate(ctx context.Context, id string, c DeviceCe
 	if c.Serial == "" {
 		return errors.New("recording device certificate: no serial")
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO device_certificates (serial, device_id, not_after, issued_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (serial) DO NOTHING`, c.Serial, id, formatTime(c.NotAfter), formatTime(s.orNow(c.IssuedAt)))
+	_, err := s.db.ExecContext(ctx, `INSERT INTO device_certificates (serial, device_id, not_after, issued_at, issuer_sha256) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (serial) DO NOTHING`, c.Serial, id, formatTime(c.NotAfter), formatTime(s.orNow(c.IssuedAt)), c.Issuer)
 	if err != nil {
 		return mapErr(err, "recording certificate "+c.Serial+" of device "+id)
 	}

@@ -101,7 +101,9 @@ func TestOperationsEndToEnd(t *testing.T) {
 		t.Errorf("signing with a burned key succeeded: %s", errOut)
 	}
 
-	out = e2e.MustRun(t, "", "kiwistack-enroll", adminArgs(tn, "audit", "--verify")...)
+	// Reading the log is itself signed (read_audit, any roster key): the
+	// founder's, since the sysadmin's key is burned now.
+	out = e2e.MustRun(t, founder.PIN+"\n", "kiwistack-enroll", adminArgs(tn, "audit", "--verify", "--pin-stdin", "--reader", founder.Key.Reader)...)
 	var audit adminjson.Audit
 	if err := json.Unmarshal([]byte(out), &audit); err != nil || !audit.Verified {
 		t.Fatalf("audit --verify: %v %s", err, out)

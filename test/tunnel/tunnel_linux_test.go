@@ -99,6 +99,31 @@ func start(t *testing.T, ns, name, bin string, lines chan<- string, args ...stri
 	return p
 }
 
+// startDev runs `kiwistack-api dev --state state args…` in ns until the
+// test ends and returns it once it printed its API URL and root
+// fingerprint.
+func startDev(t *testing.T, ns, state string, args ...string) *e2e.Tenant {
+	t.Helper()
+	lines := make(chan string, 100)
+	p := start(t, ns, "kiwistack-api dev ("+state+")", "kiwistack-api", lines, append([]string{"dev", "--state", state}, args...)...)
+	tn := &e2e.Tenant{State: state, Netns: ns, Stop: p.stop}
+	for deadline := time.After(60 * time.Second); tn.APIURL == "" || tn.Fingerprint == ""; {
+		select {
+		case line := <-lines:
+			line = strings.TrimSpace(line)
+			if v, ok := strings.CutPrefix(line, "API URL:"); ok {
+				tn.APIURL = strings.TrimSpace(v)
+			}
+			if v, ok := strings.CutPrefix(line, "Root fingerprint:"); ok {
+				tn.Fingerprint = strings.TrimSpace(v)
+			}
+		case <-deadline:
+			t.Fatal("kiwistack-api dev did not print its API URL and root fingerprint within 60 s")
+		}
+	}
+	return tn
+}
+
 // agentStatus asks the agent for its status over its local socket.
 func agentStatus(root string) (*status.Status, error) {
 	out, err := e2e.CommandErr(e2e.Bin("kiwistack-agent"), "status", "--json", "--root", root)
@@ -194,21 +219,10 @@ func TestClaimTunnelRevoke(t *testing.T) {
 	e2e.Veth(t, hubNS, hubVeth, hubUnderlay+"/24", lapNS, lapVeth, lapUnderlay+"/24")
 
 	state := filepath.Join(t.TempDir(), "tenant")
-	lines := make(chan string, 100)
-	start(t, hubNS, "kiwistack-api dev", "kiwistack-api", lines, "dev", "--state", state, "--tenant", "acme-corp",
+	tn := startDev(t, hubNS, state, "--tenant", "acme-corp",
 		"--listen", hubUnderlay+":0", "--hub-listen", fmt.Sprintf("%s:%d", hubUnderlay, hubPort), "--hub-interface", hubIf,
 		"--hub-prefix", hubPrefix, "--device-lifetime", lifetime.String(), "--hub-resync", "2s")
-	var apiURL string
-	for deadline := time.After(60 * time.Second); apiURL == ""; {
-		select {
-		case line := <-lines:
-			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "API URL:"); ok {
-				apiURL = strings.TrimSpace(v)
-			}
-		case <-deadline:
-			t.Fatal("kiwistack-api dev did not print its API URL within 60 s")
-		}
-	}
+	apiURL := tn.APIURL
 
 	serial := fmt.Sprintf("KS-TUNNEL-%d", pid)
 	root := sandbox(t, serial)

@@ -1,0 +1,6 @@
+package directory
+
+// Supported says whether this OS logs in directory users through SSSD.
+const Supported = true
+
+const notApplicable = ""
