@@ -1,101 +1,26 @@
 package appcert
 
 import (
-	"bytes"
 	"context"
 	"crypto"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
-	"strings"
-	"time"
 
 	"github.com/kiwistack/endpoint/agent/enrollment"
 	"github.com/kiwistack/endpoint/enroll/protocol"
 )
 
-// requestTimeout bounds one call to the tenant API.
-const requestTimeout = 30 * time.Second
+// APIError is the tenant API's refusal (enrollment.Record.Call).
+type APIError = enrollment.APIError
 
-// APIError is the tenant API's refusal.
-type APIError struct {
-	Status  int
-	Reason  string
-	Message string
-}
-
-// Error implements error.
-func (e *APIError) Error() string {
-	return fmt.Sprintf("the api answered %d %s: %s", e.Status, e.Reason, e.Message)
-}
-
-// Inactive reports whether the API says the device is no longer active
-// (revoked, locked, wiped or replaced).
-func (e *APIError) Inactive() bool { return e.Reason == "device_inactive" }
-
-// client calls the tenant API over mutual TLS with the device certificate,
-// trusting only the tenant root. It is built per call: the device
-// certificate on disk changes with every renewal.
-func client(rec *enrollment.Record) (*http.Client, error) {
-	cert, err := tls.LoadX509KeyPair(rec.Certificate, rec.Key)
-	if err != nil {
-		return nil, fmt.Errorf("loading the device certificate: %w", err)
-	}
-	rootPEM, err := os.ReadFile(rec.Root)
-	if err != nil {
-		return nil, fmt.Errorf("reading the tenant root: %w", err)
-	}
-	roots := x509.NewCertPool()
-	if !roots.AppendCertsFromPEM(rootPEM) {
-		return nil, errors.New("reading the tenant root: no certificate")
-	}
-	return &http.Client{Timeout: requestTimeout, Transport: &http.Transport{
-		TLSClientConfig:   &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots, Certificates: []tls.Certificate{cert}},
-		DisableKeepAlives: true,
-	}}, nil
-}
-
-// do sends one request and decodes a 2xx answer into out (if not nil).
+// do sends one request (enrollment.Record.Call).
 func do(ctx context.Context, rec *enrollment.Record, method, path string, body []byte, out any) error {
-	hc, err := client(rec)
-	if err != nil {
-		return err
-	}
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(rec.APIURL, "/")+path, rd)
-	if err != nil {
-		return err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		var er protocol.ErrorResponse
-		_ = json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&er)
-		return &APIError{Status: resp.StatusCode, Reason: er.Reason, Message: er.Message}
-	}
-	if out == nil {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, protocol.MaxResponseBytes))
-		return nil
-	}
-	if err := protocol.DecodeJSON(resp.Body, protocol.MaxResponseBytes, out); err != nil {
-		return fmt.Errorf("reading the answer to %s: %w", path, err)
-	}
-	return nil
+	return rec.Call(ctx, method, path, body, out)
 }
 
 // checkActive asks the API whether the device is still active: the

@@ -118,14 +118,13 @@ func (c *Client) Renew(ctx context.Context, current tls.Certificate, now time.Ti
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 
-	tlsConf := &tls.Config{RootCAs: c.serverRoots, MinVersion: tls.VersionTLS12}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base.JoinPath("renew").String(), nil)
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("renewing certificate: %w", err)
 	}
+	var clientCert *tls.Certificate
 	if now.Before(leaf.NotAfter) {
-		cert := current
-		tlsConf.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }
+		clientCert = &current
 	} else {
 		tok, err := c.renewalToken(leaf, current.Certificate[1:], signer, now)
 		if err != nil {
@@ -133,26 +132,48 @@ func (c *Client) Renew(ctx context.Context, current tls.Certificate, now time.Ti
 		}
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
+	status, body, err := c.send(req, clientCert)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	if status != http.StatusCreated && status != http.StatusOK {
+		return tls.Certificate{}, classifyStatus(status, body)
+	}
+	chain, err := parseRenewResponse(body)
+	if err != nil {
+		return tls.Certificate{}, &Error{Class: ClassMalformed, Status: status, Err: err}
+	}
+	return c.accept(chain, current, leaf, status, now)
+}
+
+// send sends req over TLS to a server verified against the server roots,
+// presenting clientCert when not nil, and reads the answer (at most
+// maxResponse bytes). Transport failures are classified errors.
+func (c *Client) send(req *http.Request, clientCert *tls.Certificate) (int, []byte, error) {
+	tlsConf := &tls.Config{RootCAs: c.serverRoots, MinVersion: tls.VersionTLS12}
+	if clientCert != nil {
+		cert := *clientCert
+		tlsConf.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }
+	}
 	tr := &http.Transport{TLSClientConfig: tlsConf, DisableKeepAlives: true, Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true}
 	defer tr.CloseIdleConnections()
 	resp, err := (&http.Client{Transport: tr}).Do(req)
 	if err != nil {
-		return tls.Certificate{}, classifyTransportError(err)
+		return 0, nil, classifyTransportError(err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if err != nil {
-		return tls.Certificate{}, &Error{Class: ClassTransient, Status: resp.StatusCode, Err: fmt.Errorf("reading the answer: %w", err)}
+		return resp.StatusCode, nil, &Error{Class: ClassTransient, Status: resp.StatusCode, Err: fmt.Errorf("reading the answer: %w", err)}
 	}
-	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
-		return tls.Certificate{}, classifyStatus(resp.StatusCode, body)
-	}
-	chain, err := parseRenewResponse(body)
-	if err != nil {
-		return tls.Certificate{}, &Error{Class: ClassMalformed, Status: resp.StatusCode, Err: err}
-	}
+	return resp.StatusCode, body, nil
+}
+
+// accept verifies chain as the successor of current's leaf (verify) and
+// returns it as a certificate with current's key, without the root.
+func (c *Client) accept(chain []*x509.Certificate, current tls.Certificate, leaf *x509.Certificate, status int, now time.Time) (tls.Certificate, error) {
 	if err := c.verify(chain, leaf, now); err != nil {
-		return tls.Certificate{}, &Error{Class: ClassMalformed, Status: resp.StatusCode, Err: err}
+		return tls.Certificate{}, &Error{Class: ClassMalformed, Status: status, Err: err}
 	}
 	out := tls.Certificate{PrivateKey: current.PrivateKey, Leaf: chain[0]}
 	for _, x := range chain {

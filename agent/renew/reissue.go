@@ -11,7 +11,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -62,21 +61,11 @@ func (c *Client) Reissue(ctx context.Context, apiURL string, current tls.Certifi
 		return tls.Certificate{}, fmt.Errorf("reissuing certificate: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	cert := current
-	tlsConf := &tls.Config{RootCAs: c.serverRoots, MinVersion: tls.VersionTLS12,
-		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }}
-	tr := &http.Transport{TLSClientConfig: tlsConf, DisableKeepAlives: true, Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true}
-	defer tr.CloseIdleConnections()
-	resp, err := (&http.Client{Transport: tr}).Do(req)
+	status, data, err := c.send(req, &current)
 	if err != nil {
-		return tls.Certificate{}, classifyTransportError(err)
+		return tls.Certificate{}, err
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
-	if err != nil {
-		return tls.Certificate{}, &Error{Class: ClassTransient, Status: resp.StatusCode, Err: fmt.Errorf("reading the answer: %w", err)}
-	}
-	if resp.StatusCode != http.StatusOK {
+	if status != http.StatusOK {
 		var er protocol.ErrorResponse
 		_ = json.Unmarshal(data, &er)
 		msg := er.Message
@@ -84,31 +73,22 @@ func (c *Client) Reissue(ctx context.Context, apiURL string, current tls.Certifi
 			msg = strings.TrimSpace(string(data))
 		}
 		class := ClassTransient
-		if resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests {
+		if status >= 400 && status < 500 && status != http.StatusTooManyRequests {
 			class = ClassRefused
 		}
-		return tls.Certificate{}, &Error{Class: class, Status: resp.StatusCode, Err: fmt.Errorf("the tenant API refused the reissue (%s): %s", er.Reason, msg)}
+		return tls.Certificate{}, &Error{Class: class, Status: status, Err: fmt.Errorf("the tenant API refused the reissue (%s): %s", er.Reason, msg)}
 	}
 	var er protocol.EnrollResponse
 	if err := protocol.DecodeJSON(bytes.NewReader(data), maxResponse, &er); err != nil {
-		return tls.Certificate{}, &Error{Class: ClassMalformed, Status: resp.StatusCode, Err: fmt.Errorf("reading the answer: %w", err)}
+		return tls.Certificate{}, &Error{Class: ClassMalformed, Status: status, Err: fmt.Errorf("reading the answer: %w", err)}
 	}
 	var chain []*x509.Certificate
 	for _, p := range append([]string{er.Certificate}, er.Chain...) {
 		cs, err := parsePEMCertificates([]byte(p))
 		if err != nil || len(cs) != 1 {
-			return tls.Certificate{}, &Error{Class: ClassMalformed, Status: resp.StatusCode, Err: fmt.Errorf("reading the answer's certificates: %v", err)}
+			return tls.Certificate{}, &Error{Class: ClassMalformed, Status: status, Err: fmt.Errorf("reading the answer's certificates: %v", err)}
 		}
 		chain = append(chain, cs[0])
 	}
-	if err := c.verify(chain, leaf, now); err != nil {
-		return tls.Certificate{}, &Error{Class: ClassMalformed, Status: resp.StatusCode, Err: err}
-	}
-	out := tls.Certificate{PrivateKey: current.PrivateKey, Leaf: chain[0]}
-	for _, x := range chain {
-		if !x.Equal(c.root) {
-			out.Certificate = append(out.Certificate, x.Raw)
-		}
-	}
-	return out, nil
+	return c.accept(chain, current, leaf, status, now)
 }

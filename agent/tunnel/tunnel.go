@@ -3,7 +3,6 @@ package tunnel
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -13,7 +12,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -146,9 +144,9 @@ func (c *Controller) Reconcile(ctx context.Context) (time.Time, error) {
 	var checkErr error
 	if cache == nil || cache.DeviceID != rec.DeviceID || cache.Serial != serial {
 		got, err := c.checkIn(ctx, rec)
-		var ae *apiError
+		var ae *enrollment.APIError
 		switch {
-		case errors.As(err, &ae) && ae.Reason == "device_inactive":
+		case errors.As(err, &ae) && ae.Inactive():
 			c.down(StateRevoked, "the tenant API says this device is no longer active: "+ae.Message)
 			return time.Time{}, nil
 		case err != nil:
@@ -238,53 +236,12 @@ func readLeaf(path string) (*x509.Certificate, error) {
 	return leaf, nil
 }
 
-// apiError is an API refusal of the check-in.
-type apiError struct {
-	Status  int
-	Reason  string
-	Message string
-}
-
-func (e *apiError) Error() string {
-	return fmt.Sprintf("the api answered %d %s: %s", e.Status, e.Reason, e.Message)
-}
-
 // checkIn fetches the current AgentConfig over mutual TLS with the device
-// certificate, trusting only the tenant root.
+// certificate, trusting only the tenant root (enrollment.Record.Call).
 func (c *Controller) checkIn(ctx context.Context, rec *enrollment.Record) (*protocol.AgentConfig, error) {
-	cert, err := tls.LoadX509KeyPair(rec.Certificate, rec.Key)
-	if err != nil {
-		return nil, fmt.Errorf("loading the device certificate: %w", err)
-	}
-	rootPEM, err := os.ReadFile(rec.Root)
-	if err != nil {
-		return nil, fmt.Errorf("reading the tenant root: %w", err)
-	}
-	roots := x509.NewCertPool()
-	if !roots.AppendCertsFromPEM(rootPEM) {
-		return nil, errors.New("reading the tenant root: no certificate")
-	}
-	hc := &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{
-		TLSClientConfig:   &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots, Certificates: []tls.Certificate{cert}},
-		DisableKeepAlives: true,
-	}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(rec.APIURL, "/")+protocol.PathDeviceConfig, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		var er protocol.ErrorResponse
-		_ = json.NewDecoder(http.MaxBytesReader(nil, resp.Body, 1<<16)).Decode(&er)
-		return nil, &apiError{Status: resp.StatusCode, Reason: er.Reason, Message: er.Message}
-	}
 	var cfg protocol.AgentConfig
-	if err := protocol.DecodeJSON(resp.Body, 1<<20, &cfg); err != nil {
-		return nil, fmt.Errorf("reading the configuration: %w", err)
+	if err := rec.Call(ctx, http.MethodGet, protocol.PathDeviceConfig, nil, &cfg); err != nil {
+		return nil, err
 	}
 	if cfg.DeviceID != rec.DeviceID || cfg.Tenant != rec.Tenant {
 		return nil, fmt.Errorf("the configuration is for device %s of %s, not this one", cfg.DeviceID, cfg.Tenant)

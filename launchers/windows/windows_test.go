@@ -302,6 +302,16 @@ func wine(t *testing.T) func(args ...string) string {
 		cmd.Env = env
 		_ = cmd.Run()
 	})
+	// Create the prefix and wait until wineboot's first-run registry
+	// set-up has finished (wineserver -w): it runs in the background and,
+	// on a loaded machine, could still be writing HKLM while the test
+	// imports and exports (a flake seen in CI).
+	run("wineboot", "--init")
+	wait := exec.Command(server, "-w")
+	wait.Env = env
+	if err := wait.Run(); err != nil {
+		t.Fatalf("waiting for the Wine prefix to settle: %v", err)
+	}
 	return run
 }
 

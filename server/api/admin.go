@@ -98,7 +98,8 @@ func (s *Server) issueAdmin(r *http.Request, ai *auditSubject) (*protocol.AdminC
 	if e := s.checkAttestation(&req, csr); e != nil {
 		return nil, e
 	}
-	return s.signAdmin(r.Context(), &req, csr, lifetime, ai.digest)
+	return s.signAdmin(r.Context(), ca.AdminRequest{CSR: csr, Serial: req.Serial, Admin: req.Admin, Role: req.Role, Lifetime: lifetime},
+		protocol.OpIssueAdminCertificate, ai.digest)
 }
 
 // checkAttestation verifies the attestation chain and its facts: slot 9a,
@@ -169,10 +170,11 @@ func parsePEMCert(text string) (*x509.Certificate, error) {
 	return x509.ParseCertificate(b.Bytes)
 }
 
-// signAdmin has the CA sign and appends the accepted audit entry; a
-// certificate whose issuance could not be recorded is revoked.
-func (s *Server) signAdmin(ctx context.Context, req *protocol.AdminCertificateRequest, csr *x509.CertificateRequest, lifetime time.Duration, digest string) (*protocol.AdminCertificateResponse, *apiError) {
-	leaf, chain, err := s.cfg.CA.SignAdmin(ctx, ca.AdminRequest{CSR: csr, Serial: req.Serial, Admin: req.Admin, Role: req.Role, Lifetime: lifetime})
+// signAdmin has the CA sign ar and appends the accepted audit entry of
+// operation (issuance or reissue); a certificate whose issuance could not
+// be recorded is revoked.
+func (s *Server) signAdmin(ctx context.Context, ar ca.AdminRequest, operation, digest string) (*protocol.AdminCertificateResponse, *apiError) {
+	leaf, chain, err := s.cfg.CA.SignAdmin(ctx, ar)
 	if errors.Is(err, ca.ErrRefused) {
 		return nil, reject(http.StatusBadRequest, ReasonCARefused, "the certificate authority refused the request", err)
 	}
@@ -184,11 +186,11 @@ func (s *Server) signAdmin(ctx context.Context, req *protocol.AdminCertificateRe
 		return nil, reject(http.StatusBadGateway, ReasonCAUnavailable,
 			"the certificate authority returned no chain; report this to the tenant's operator", errors.New("empty chain from ca"))
 	}
-	if _, err := s.cfg.Store.AppendAudit(ctx, store.AuditRecord{Time: s.cfg.Now(), Actor: req.Serial,
-		Operation: protocol.OpIssueAdminCertificate, ParamsDigest: digest, Result: resultAccepted}); err != nil {
+	if _, err := s.cfg.Store.AppendAudit(ctx, store.AuditRecord{Time: s.cfg.Now(), Actor: ar.Serial,
+		Operation: operation, ParamsDigest: digest, Result: resultAccepted}); err != nil {
 		if rerr := s.cfg.CA.Revoke(ctx, leaf.SerialNumber.String(), "issuance not recorded"); rerr != nil {
-			s.log.Error("admin certificate issued but not recorded, and revoking it failed",
-				"serial", req.Serial, "cert_serial", leaf.SerialNumber.String(), "err", err, "revoke_err", rerr)
+			s.log.Error("admin certificate issued but not recorded, and revoking it failed", "operation", operation,
+				"serial", ar.Serial, "cert_serial", leaf.SerialNumber.String(), "err", err, "revoke_err", rerr)
 		}
 		return nil, reject(http.StatusInternalServerError, ReasonInternal, "the issuance could not be recorded; try again later", err)
 	}
@@ -199,7 +201,7 @@ func (s *Server) signAdmin(ctx context.Context, req *protocol.AdminCertificateRe
 		Certificate: encode(leaf),
 		Chain:       []string{},
 		Root:        encode(chain[len(chain)-1]),
-		RosterEntry: protocol.AdminRosterEntry{Serial: req.Serial, Admin: req.Admin, Role: req.Role,
+		RosterEntry: protocol.AdminRosterEntry{Serial: ar.Serial, Admin: ar.Admin, Role: ar.Role,
 			PublicKeySHA256: digest, NotAfter: protocol.FormatTimestamp(leaf.NotAfter)},
 	}
 	for _, c := range chain[:len(chain)-1] {

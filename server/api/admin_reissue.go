@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
@@ -79,7 +78,8 @@ func (s *Server) reissueAdmin(r *http.Request, ai *auditSubject) (*protocol.Admi
 	if e := checkReissueCSRNames(csr, entry.Admin); e != nil {
 		return nil, e
 	}
-	return s.signReissue(r.Context(), entry, csr, ai.digest)
+	return s.signAdmin(r.Context(), ca.AdminRequest{CSR: csr, Serial: entry.Serial, Admin: entry.Admin, Role: entry.Role},
+		protocol.OpReissueAdminCertificate, ai.digest)
 }
 
 // reissueRosterEntry returns the roster's entry for serial when it may have
@@ -128,44 +128,4 @@ func checkReissueCSRNames(csr *x509.CertificateRequest, admin string) *apiError 
 			"the CSR names subject alternative names; leave them out, the certificate authority sets the YubiKey's URI", nil)
 	}
 	return nil
-}
-
-// signReissue has the CA sign csr for the roster's subject of entry and
-// appends the accepted audit entry; a certificate whose issuance could not
-// be recorded is revoked.
-func (s *Server) signReissue(ctx context.Context, entry store.RosterEntry, csr *x509.CertificateRequest, digest string) (*protocol.AdminCertificateResponse, *apiError) {
-	leaf, chain, err := s.cfg.CA.SignAdmin(ctx, ca.AdminRequest{CSR: csr, Serial: entry.Serial, Admin: entry.Admin, Role: entry.Role})
-	if errors.Is(err, ca.ErrRefused) {
-		return nil, reject(http.StatusBadRequest, ReasonCARefused, "the certificate authority refused the request", err)
-	}
-	if err != nil {
-		return nil, reject(http.StatusBadGateway, ReasonCAUnavailable,
-			"the certificate authority did not issue the certificate; try again, and report it if it persists", err)
-	}
-	if len(chain) == 0 {
-		return nil, reject(http.StatusBadGateway, ReasonCAUnavailable,
-			"the certificate authority returned no chain; report this to the tenant's operator", errors.New("empty chain from ca"))
-	}
-	if _, err := s.cfg.Store.AppendAudit(ctx, store.AuditRecord{Time: s.cfg.Now(), Actor: entry.Serial,
-		Operation: protocol.OpReissueAdminCertificate, ParamsDigest: digest, Result: resultAccepted}); err != nil {
-		if rerr := s.cfg.CA.Revoke(ctx, leaf.SerialNumber.String(), "reissue not recorded"); rerr != nil {
-			s.log.Error("admin certificate reissued but not recorded, and revoking it failed",
-				"serial", entry.Serial, "cert_serial", leaf.SerialNumber.String(), "err", err, "revoke_err", rerr)
-		}
-		return nil, reject(http.StatusInternalServerError, ReasonInternal, "the reissue could not be recorded; try again later", err)
-	}
-	encode := func(c *x509.Certificate) string {
-		return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}))
-	}
-	resp := &protocol.AdminCertificateResponse{
-		Certificate: encode(leaf),
-		Chain:       []string{},
-		Root:        encode(chain[len(chain)-1]),
-		RosterEntry: protocol.AdminRosterEntry{Serial: entry.Serial, Admin: entry.Admin, Role: entry.Role,
-			PublicKeySHA256: digest, NotAfter: protocol.FormatTimestamp(leaf.NotAfter)},
-	}
-	for _, c := range chain[:len(chain)-1] {
-		resp.Chain = append(resp.Chain, encode(c))
-	}
-	return resp, nil
 }

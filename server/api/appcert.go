@@ -130,46 +130,12 @@ func (s *Server) appCertificate(r *http.Request, now time.Time) (*protocol.AppCe
 	}, id, req.User, nil
 }
 
-// activeDevice authenticates a device request as the check-in does: the
-// TLS client certificate must be a device certificate of this tenant (not
-// an app certificate), verified against the tenant intermediate at now, of
-// an active device whose WireGuard key it binds.
+// activeDevice authenticates a device request as the check-in does
+// (authDevice).
 func (s *Server) activeDevice(r *http.Request, now time.Time) (string, *x509.Certificate, *apiError) {
-	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
-		return "", nil, reject(http.StatusUnauthorized, protocol.ReasonChain,
-			"present the device certificate as the TLS client certificate", errors.New("no client certificate"))
+	ad, e := s.authDevice(r, now, deviceAuth{})
+	if e != nil {
+		return "", nil, e
 	}
-	leaf := r.TLS.PeerCertificates[0]
-	inter := x509.NewCertPool()
-	for _, c := range r.TLS.PeerCertificates[1:] {
-		inter.AddCert(c)
-	}
-	if _, err := leaf.Verify(x509.VerifyOptions{Roots: s.anchors(), Intermediates: inter, CurrentTime: now,
-		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
-		return "", nil, reject(http.StatusUnauthorized, protocol.ReasonChain,
-			"the client certificate is not a valid device certificate of this tenant; re-enroll the device", err)
-	}
-	if protocol.IsAppCertificate(leaf) {
-		return "", nil, reject(http.StatusUnauthorized, protocol.ReasonChain,
-			"an app certificate is not a device identity; present the device certificate", errors.New("app certificate presented"))
-	}
-	id := deviceID(leaf, s.cfg.Tenant)
-	if id == "" {
-		return "", nil, reject(http.StatusUnauthorized, protocol.ReasonChain,
-			"the client certificate names no device of this tenant", errors.New("no device uri"))
-	}
-	d, err := s.cfg.Store.DeviceByID(r.Context(), id)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return "", nil, reject(http.StatusForbidden, ReasonDeviceInactive, "this device is not enrolled; re-enroll it", err)
-	case err != nil:
-		return "", nil, reject(http.StatusInternalServerError, ReasonInternal, "the device could not be looked up; try again later", err)
-	case d.Status != store.StatusActive:
-		return "", nil, reject(http.StatusForbidden, ReasonDeviceInactive,
-			"this device is "+d.Status+"; it gets no app certificate until it is re-enrolled", errors.New("device "+d.Status))
-	case !bindsKey(leaf, d.WireGuardPublicKey):
-		return "", nil, reject(http.StatusForbidden, ReasonCSRWireGuard,
-			"the certificate's WireGuard key is not the device's; re-enroll the device", errors.New("wireguard key differs from the record"))
-	}
-	return id, leaf, nil
+	return ad.id, ad.leaf, nil
 }

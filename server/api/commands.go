@@ -3,7 +3,6 @@ package api
 import (
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -72,44 +71,15 @@ func (s *Server) newCommand(deviceID, kind, opID, digest string) (*store.Command
 		Payload: sc.Payload, Signature: sc.Signature, IssuedAt: now, ExpiresAt: exp, State: store.CommandQueued}, nil
 }
 
-// commandDevice authenticates a command request: the TLS client
-// certificate must chain to the tenant intermediate, be unexpired, name a
-// device of this tenant that is not replaced, and bind its WireGuard key.
-// Unlike the check-in, a locked, wiped or revoked device is accepted: its
-// certificate was revoked at step-ca when the operation was applied (so it
-// is never renewed), and these two endpoints are the only ones it still
-// opens until it expires.
+// commandDevice authenticates a command request (authDevice): unlike the
+// check-in, a locked, wiped or revoked device is accepted, since these two
+// endpoints are the only ones its certificate still opens.
 func (s *Server) commandDevice(r *http.Request) (string, *apiError) {
-	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
-		return "", reject(http.StatusUnauthorized, protocol.ReasonChain,
-			"present the device certificate as the TLS client certificate", errors.New("no client certificate"))
+	ad, e := s.authDevice(r, s.cfg.Now(), deviceAuth{inactive: true})
+	if e != nil {
+		return "", e
 	}
-	leaf := r.TLS.PeerCertificates[0]
-	inter := x509.NewCertPool()
-	for _, c := range r.TLS.PeerCertificates[1:] {
-		inter.AddCert(c)
-	}
-	if _, err := leaf.Verify(x509.VerifyOptions{Roots: s.anchors(), Intermediates: inter, CurrentTime: s.cfg.Now(),
-		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
-		return "", reject(http.StatusUnauthorized, protocol.ReasonChain,
-			"the client certificate is not a valid device certificate of this tenant", err)
-	}
-	id := deviceID(leaf, s.cfg.Tenant)
-	if id == "" {
-		return "", reject(http.StatusUnauthorized, protocol.ReasonChain,
-			"the client certificate names no device of this tenant", errors.New("no device uri"))
-	}
-	d, err := s.cfg.Store.DeviceByID(r.Context(), id)
-	switch {
-	case errors.Is(err, store.ErrNotFound) || (err == nil && d.Status == store.StatusReplaced):
-		return "", reject(http.StatusForbidden, ReasonDeviceInactive, "this device is not enrolled", err)
-	case err != nil:
-		return "", reject(http.StatusInternalServerError, ReasonInternal, "the device could not be looked up; try again later", err)
-	case !bindsKey(leaf, d.WireGuardPublicKey):
-		return "", reject(http.StatusForbidden, ReasonCSRWireGuard,
-			"the certificate's WireGuard key is not the device's", errors.New("wireguard key differs from the record"))
-	}
-	return id, nil
+	return ad.id, nil
 }
 
 // handleDeviceCommands answers GET /v1/device/commands: the device's

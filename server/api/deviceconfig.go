@@ -4,13 +4,11 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/hex"
-	"errors"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/kiwistack/endpoint/enroll/protocol"
-	"github.com/kiwistack/endpoint/server/ca"
 	"github.com/kiwistack/endpoint/server/store"
 )
 
@@ -60,50 +58,12 @@ func (s *Server) tunnelConfig(ctx context.Context, id string) *protocol.WireGuar
 // current AgentConfig.
 func (s *Server) handleDeviceConfig(w http.ResponseWriter, r *http.Request) {
 	now := s.cfg.Now()
-	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
-		s.fail(w, r, reject(http.StatusUnauthorized, protocol.ReasonChain,
-			"present the device certificate as the TLS client certificate", errors.New("no client certificate")))
+	ad, e := s.authDevice(r, now, deviceAuth{})
+	if e != nil {
+		s.fail(w, r, e)
 		return
 	}
-	leaf := r.TLS.PeerCertificates[0]
-	inter := x509.NewCertPool()
-	for _, c := range r.TLS.PeerCertificates[1:] {
-		inter.AddCert(c)
-	}
-	chains, err := leaf.Verify(x509.VerifyOptions{Roots: s.anchors(), Intermediates: inter, CurrentTime: now,
-		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
-	if err != nil {
-		if s.retiredChain(r.Context(), leaf, inter, now, 0) {
-			s.fail(w, r, retiredRejection())
-			return
-		}
-		s.fail(w, r, reject(http.StatusUnauthorized, protocol.ReasonChain,
-			"the client certificate is not a valid device certificate of this tenant; re-enroll the device", err))
-		return
-	}
-	id := deviceID(leaf, s.cfg.Tenant)
-	if id == "" {
-		s.fail(w, r, reject(http.StatusUnauthorized, protocol.ReasonChain,
-			"the client certificate names no device of this tenant", errors.New("no device uri")))
-		return
-	}
-	d, err := s.cfg.Store.DeviceByID(r.Context(), id)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		s.fail(w, r, reject(http.StatusForbidden, ReasonDeviceInactive, "this device is not enrolled; re-enroll it", err))
-		return
-	case err != nil:
-		s.fail(w, r, reject(http.StatusInternalServerError, ReasonInternal, "the device could not be looked up; try again later", err))
-		return
-	case d.Status != store.StatusActive:
-		s.fail(w, r, reject(http.StatusForbidden, ReasonDeviceInactive,
-			"this device is "+d.Status+"; re-enroll it with an administrator", errors.New("device "+d.Status)))
-		return
-	case !bindsKey(leaf, d.WireGuardPublicKey):
-		s.fail(w, r, reject(http.StatusForbidden, ReasonCSRWireGuard,
-			"the certificate's WireGuard key is not the device's; re-enroll the device", errors.New("wireguard key differs from the record")))
-		return
-	}
+	id, d, leaf := ad.id, ad.dev, ad.leaf
 	serial := hex.EncodeToString(leaf.SerialNumber.Bytes())
 	known := false
 	for _, c := range d.Certificates {
@@ -111,7 +71,7 @@ func (s *Server) handleDeviceConfig(w http.ResponseWriter, r *http.Request) {
 	}
 	if !known {
 		if err := s.cfg.Store.AddDeviceCertificate(r.Context(), id, store.DeviceCertificate{Serial: serial, NotAfter: leaf.NotAfter, IssuedAt: now,
-			Issuer: ca.Fingerprint(chains[0][len(chains[0])-1])}); err != nil {
+			Issuer: ad.issuer}); err != nil {
 			s.fail(w, r, reject(http.StatusInternalServerError, ReasonInternal, "the check-in could not be recorded; try again later", err))
 			return
 		}

@@ -210,30 +210,15 @@ func (s *Server) handleDeviceReissue(w http.ResponseWriter, r *http.Request) {
 // reissue does the work of handleDeviceReissue; id is the device named by
 // the client certificate, once known.
 func (s *Server) reissue(r *http.Request, now time.Time) (string, *protocol.EnrollResponse, *apiError) {
-	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
-		return "", nil, reject(http.StatusUnauthorized, protocol.ReasonChain,
-			"present the device certificate as the TLS client certificate", errors.New("no client certificate"))
+	ad, e := s.authDevice(r, now, deviceAuth{retired: true})
+	if e != nil {
+		id := ""
+		if ad != nil {
+			id = ad.id
+		}
+		return id, nil, e
 	}
-	leaf := r.TLS.PeerCertificates[0]
-	inter := x509.NewCertPool()
-	for _, c := range r.TLS.PeerCertificates[1:] {
-		inter.AddCert(c)
-	}
-	_, current := leaf.Verify(x509.VerifyOptions{Roots: s.anchors(), Intermediates: inter, CurrentTime: now,
-		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
-	if current != nil && !s.retiredChain(r.Context(), leaf, inter, now, ca.DefaultRenewalGrace) {
-		return "", nil, reject(http.StatusUnauthorized, protocol.ReasonChain,
-			"the client certificate is not a device certificate of this tenant's current or retired intermediates; re-enroll the device", current)
-	}
-	if protocol.IsAppCertificate(leaf) {
-		return "", nil, reject(http.StatusUnauthorized, protocol.ReasonChain,
-			"an app certificate is not a device identity; present the device certificate", errors.New("app certificate presented"))
-	}
-	id := deviceID(leaf, s.cfg.Tenant)
-	if id == "" {
-		return "", nil, reject(http.StatusUnauthorized, protocol.ReasonChain,
-			"the client certificate names no device of this tenant", errors.New("no device uri"))
-	}
+	id, d, leaf := ad.id, ad.dev, ad.leaf
 	var req protocol.DeviceReissueRequest
 	if e := s.readJSON(r, &req); e != nil {
 		return id, nil, e
@@ -254,19 +239,6 @@ func (s *Server) reissue(r *http.Request, now time.Time) (string, *protocol.Enro
 		return id, nil, reject(http.StatusForbidden, ReasonReissueRefused,
 			"the certificate's key is not the key this device enrolled with; re-enroll the device",
 			fmt.Errorf("key is device %s, certificate names %s", got, id))
-	}
-	d, err := s.cfg.Store.DeviceByID(r.Context(), id)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return id, nil, reject(http.StatusForbidden, ReasonDeviceInactive, "this device is not enrolled; re-enroll it", err)
-	case err != nil:
-		return id, nil, reject(http.StatusInternalServerError, ReasonInternal, "the device could not be looked up; try again later", err)
-	case d.Status != store.StatusActive:
-		return id, nil, reject(http.StatusForbidden, ReasonDeviceInactive,
-			"this device is "+d.Status+"; re-enroll it with an administrator", errors.New("device "+d.Status))
-	case !bindsKey(leaf, d.WireGuardPublicKey):
-		return id, nil, reject(http.StatusForbidden, ReasonCSRWireGuard,
-			"the certificate's WireGuard key is not the device's; re-enroll the device", errors.New("wireguard key differs from the record"))
 	}
 	if e := s.checkCSRNames(csr, d.WireGuardPublicKey); e != nil {
 		return id, nil, e

@@ -15,7 +15,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
-	"log"
 	"math/big"
 	"net"
 	"net/netip"
@@ -27,10 +26,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.zx2c4.com/wireguard/conn"
-	"golang.zx2c4.com/wireguard/device"
-	"golang.zx2c4.com/wireguard/ipc"
-	"golang.zx2c4.com/wireguard/tun"
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
 	agentdir "github.com/kiwistack/endpoint/agent/directory"
@@ -40,16 +35,13 @@ import (
 	"github.com/kiwistack/endpoint/test/e2e"
 	"github.com/kiwistack/endpoint/test/krb5test"
 	"github.com/kiwistack/endpoint/test/pcsctest"
+	"github.com/kiwistack/endpoint/test/wgtest"
 )
 
-// Environment variables that make the test binary run as one of its
-// helpers instead of running tests.
-const (
-	// wgHelperEnv names the WireGuard interface to run wireguard-go on.
-	wgHelperEnv = "KIWISTACK_DIRECTORY_WG"
-	// sssdHelperEnv holds the laptop helper's JSON spec (laptopSpec).
-	sssdHelperEnv = "KIWISTACK_DIRECTORY_SSSD"
-)
+// sssdHelperEnv holds the laptop helper's JSON spec (laptopSpec): it makes
+// the test binary run as that helper instead of running tests (the
+// WireGuard helpers are wgtest's).
+const sssdHelperEnv = "KIWISTACK_DIRECTORY_SSSD"
 
 const (
 	hubUnderlay = "10.223.0.1"
@@ -67,13 +59,7 @@ const (
 )
 
 func TestMain(m *testing.M) {
-	if name := os.Getenv(wgHelperEnv); name != "" {
-		if err := runWG(name, os.Stdin, os.Stdout); err != nil {
-			fmt.Fprintf(os.Stderr, "wireguard helper %s: %v\n", name, err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
+	wgtest.RunHelperIfAsked()
 	if spec := os.Getenv(sssdHelperEnv); spec != "" {
 		err := runLaptop(spec)
 		fmt.Fprintf(os.Stderr, "laptop helper: %v\n", err)
@@ -131,12 +117,12 @@ func TestDirectoryLogin(t *testing.T) {
 	e2e.AddNetns(t, hubNS)
 	e2e.AddNetns(t, lapNS)
 	e2e.Veth(t, hubNS, hubVeth, hubUnderlay+"/24", lapNS, lapVeth, lapUnderlay+"/24")
-	startWG(t, hubNS, hubIf)
-	startWG(t, lapNS, lapIf)
+	wgtest.Start(t, hubNS, hubIf)
+	wgtest.Start(t, lapNS, lapIf)
 	hubKey, lapKey := wgKey(t), wgKey(t)
-	uapi(t, hubIf, fmt.Sprintf("set=1\nprivate_key=%s\nlisten_port=%d\nreplace_peers=true\npublic_key=%s\nendpoint=%s:%d\nreplace_allowed_ips=true\nallowed_ip=%s/32\n",
+	wgtest.UAPI(t, hubIf, fmt.Sprintf("set=1\nprivate_key=%s\nlisten_port=%d\nreplace_peers=true\npublic_key=%s\nendpoint=%s:%d\nreplace_allowed_ips=true\nallowed_ip=%s/32\n",
 		hexKey(hubKey), listenPort, hexKey(lapKey.PublicKey()), lapUnderlay, listenPort, lapTunnel))
-	uapi(t, lapIf, fmt.Sprintf("set=1\nprivate_key=%s\nlisten_port=%d\nreplace_peers=true\npublic_key=%s\nendpoint=%s:%d\nreplace_allowed_ips=true\nallowed_ip=%s/32\n",
+	wgtest.UAPI(t, lapIf, fmt.Sprintf("set=1\nprivate_key=%s\nlisten_port=%d\nreplace_peers=true\npublic_key=%s\nendpoint=%s:%d\nreplace_allowed_ips=true\nallowed_ip=%s/32\n",
 		hexKey(lapKey), listenPort, hexKey(hubKey.PublicKey()), hubUnderlay, listenPort, hubTunnel))
 	e2e.Command(t, "ip", "-n", hubNS, "addr", "add", hubTunnel+"/24", "dev", hubIf)
 	e2e.Command(t, "ip", "-n", lapNS, "addr", "add", lapTunnel+"/24", "dev", lapIf)
@@ -284,125 +270,6 @@ func hostFiles(t *testing.T) string {
 func short(pid int) string { return fmt.Sprint(pid % 100000) }
 
 // ---- WireGuard --------------------------------------------------------
-
-// runWG runs wireguard-go on a new TUN interface called name in the
-// process's network namespace; it writes "ready" once its UAPI socket
-// listens and stops when stdin closes.
-func runWG(name string, stdin io.Reader, stdout io.Writer) error {
-	tdev, err := tun.CreateTUN(name, device.DefaultMTU)
-	if err != nil {
-		return fmt.Errorf("creating tun: %w", err)
-	}
-	logf := log.New(os.Stderr, name+": ", log.Ltime|log.Lmicroseconds).Printf
-	dev := device.NewDevice(tdev, conn.NewDefaultBind(), &device.Logger{Verbosef: logf, Errorf: logf})
-	defer dev.Close()
-	f, err := ipc.UAPIOpen(name)
-	if err != nil {
-		return fmt.Errorf("opening uapi socket: %w", err)
-	}
-	l, err := ipc.UAPIListen(name, f)
-	if err != nil {
-		return fmt.Errorf("listening on uapi socket: %w", err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go dev.IpcHandle(c)
-		}
-	}()
-	if _, err := fmt.Fprintln(stdout, "ready"); err != nil {
-		return fmt.Errorf("reporting ready: %w", err)
-	}
-	_, _ = io.Copy(io.Discard, stdin)
-	return nil
-}
-
-// startWG starts the WireGuard helper for ifname in ns; cleanup stops it.
-func startWG(t *testing.T, ns, ifname string) {
-	t.Helper()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("ip", "netns", "exec", ns, self)
-	cmd.Env = append(os.Environ(), wgHelperEnv+"="+ifname)
-	var stderr syncbuf.Buffer
-	cmd.Stderr = &stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting the WireGuard helper in %s: %v", ns, err)
-	}
-	exited := make(chan error, 1)
-	ready := make(chan bool, 1)
-	go func() {
-		line, _ := bufio.NewReader(stdout).ReadString('\n')
-		ready <- line == "ready\n"
-		_, _ = io.Copy(io.Discard, stdout)
-		exited <- cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		_ = stdin.Close()
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		_ = os.Remove(filepath.Join("/var/run/wireguard", ifname+".sock"))
-		if t.Failed() && stderr.String() != "" {
-			t.Logf("WireGuard helper %s said:\n%s", ifname, stderr.String())
-		}
-	})
-	select {
-	case ok := <-ready:
-		if !ok {
-			t.Fatalf("WireGuard helper %s did not start:\n%s", ifname, stderr.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatalf("WireGuard helper %s not ready after 10s:\n%s", ifname, stderr.String())
-	}
-}
-
-// uapi sends one request to ifname's UAPI socket and fails the test unless
-// it is answered with errno=0.
-func uapi(t *testing.T, ifname, request string) {
-	t.Helper()
-	c, err := net.DialTimeout("unix", filepath.Join("/var/run/wireguard", ifname+".sock"), 5*time.Second)
-	if err != nil {
-		t.Fatalf("uapi %s: %v", ifname, err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.WriteString(c, request+"\n"); err != nil {
-		t.Fatalf("uapi %s: %v", ifname, err)
-	}
-	var last string
-	r := bufio.NewReader(c)
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			t.Fatalf("uapi %s: reading: %v", ifname, err)
-		}
-		if line == "\n" {
-			break
-		}
-		last = strings.TrimSpace(line)
-	}
-	if last != "errno=0" {
-		t.Fatalf("uapi %s: answered %q", ifname, last)
-	}
-}
 
 func wgKey(t *testing.T) wgtypes.Key {
 	t.Helper()
