@@ -70,7 +70,16 @@ type cached struct {
 	DeviceID string               `json:"device_id"`
 	Serial   string               `json:"serial"`
 	Config   protocol.AgentConfig `json:"config"`
+	// CheckedAt is when the check-in answered Config; a cache older
+	// than CheckInInterval is refreshed.
+	CheckedAt time.Time `json:"checked_at"`
 }
+
+// CheckInInterval is how often the agent checks in when nothing else
+// makes it (a renewal, a new enrollment): changes of the tenant's
+// configuration (hub, directory, Fleet, a disk recovery key to rotate
+// after it was read) reach the laptop within it.
+const CheckInInterval = time.Hour
 
 // Controller keeps the tunnel to the hub up.
 type Controller struct {
@@ -142,7 +151,8 @@ func (c *Controller) Reconcile(ctx context.Context) (time.Time, error) {
 		cfg = cache.Config.WireGuard
 	}
 	var checkErr error
-	if cache == nil || cache.DeviceID != rec.DeviceID || cache.Serial != serial {
+	now := c.o.Now()
+	if cache == nil || cache.DeviceID != rec.DeviceID || cache.Serial != serial || now.Sub(cache.CheckedAt) >= CheckInInterval || now.Before(cache.CheckedAt) {
 		got, err := c.checkIn(ctx, rec)
 		var ae *enrollment.APIError
 		switch {
@@ -154,15 +164,23 @@ func (c *Controller) Reconcile(ctx context.Context) (time.Time, error) {
 			c.log.Warn("tunnel check-in failed; using the configuration we have", "err", err)
 		default:
 			cfg = got.WireGuard
-			c.writeCache(cached{DeviceID: rec.DeviceID, Serial: serial, Config: *got})
+			c.writeCache(cached{DeviceID: rec.DeviceID, Serial: serial, Config: *got, CheckedAt: now})
+			cache = &cached{CheckedAt: now}
+		}
+	}
+	// The next check-in is due CheckInInterval after the last answer (or
+	// from now, when that is past: a failed check-in waits as long).
+	nextCheckIn := time.Time{}
+	if cache != nil {
+		if nextCheckIn = cache.CheckedAt.Add(CheckInInterval); !nextCheckIn.After(now) {
+			nextCheckIn = now.Add(CheckInInterval)
 		}
 	}
 	if cfg == nil {
-		// No hub: a failed check-in is not retried on a timer (the next
-		// renewal checks in again), so that an agent without a tunnel
-		// stays idle.
+		// No hub: a failed check-in is not retried sooner than the next
+		// periodic one, so that an agent without a tunnel stays idle.
 		c.down(StateNotConfigured, "the tenant runs no WireGuard hub")
-		return time.Time{}, checkErr
+		return nextCheckIn, checkErr
 	}
 	key, err := c.derive(rec, leaf)
 	if err != nil {
@@ -190,7 +208,7 @@ func (c *Controller) Reconcile(ctx context.Context) (time.Time, error) {
 	if checkErr != nil {
 		return c.retry(), checkErr
 	}
-	return time.Time{}, nil
+	return nextCheckIn, nil
 }
 
 // derive derives the WireGuard key and checks that the certificate binds it.

@@ -174,6 +174,7 @@ type rig struct {
 	revoked atomic.Bool
 	backend *FakeBackend
 	c       *Controller
+	skew    atomic.Int64 // added to the wall clock the controller sees
 }
 
 func wireGuard(endpoint string) *protocol.WireGuardConfig {
@@ -203,7 +204,8 @@ func newRig(t *testing.T) *rig {
 	r.renew(t, r.wg.PublicKey)
 	r.api.set(func(a *fakeAPI) { a.cfg = r.rec.AgentConfig })
 	r.c = New(Options{StateDir: r.dir, Record: func() *enrollment.Record { return r.rec }, Revoked: r.revoked.Load,
-		Backend: r.backend, NetworkManager: func() bool { return false }})
+		Backend: r.backend, NetworkManager: func() bool { return false },
+		Now: func() time.Time { return time.Now().Add(time.Duration(r.skew.Load())) }})
 	return r
 }
 
@@ -237,8 +239,8 @@ func (r *rig) counts() (ups, downs int) {
 func TestControllerUp(t *testing.T) {
 	r := newRig(t)
 	next, err := r.reconcile(t)
-	if err != nil || !next.IsZero() {
-		t.Fatalf("Reconcile = %v, %v; want no retry", next, err)
+	if err != nil || time.Until(next) < CheckInInterval-time.Minute {
+		t.Fatalf("Reconcile = %v, %v; want no retry, only the periodic check-in", next, err)
 	}
 	want := Spec{Interface: DefaultInterface, PrivateKey: r.wg.PrivateKey, Address: netip.MustParsePrefix("100.96.0.7/32"),
 		Peer: Peer{PublicKey: hubKey, Endpoint: "hub.acme.test:51820", Keepalive: PersistentKeepalive,
@@ -286,8 +288,9 @@ func TestControllerUnchanged(t *testing.T) {
 	}
 	first := r.spec()
 	for range 3 {
-		if next, err := r.reconcile(t); err != nil || !next.IsZero() {
-			t.Fatalf("Reconcile = %v, %v", next, err)
+		// Nothing to do but the next periodic check-in.
+		if next, err := r.reconcile(t); err != nil || time.Until(next) < CheckInInterval-time.Minute || time.Until(next) > CheckInInterval {
+			t.Fatalf("Reconcile = %v, %v; want the next check-in in %s", next, err, CheckInInterval)
 		}
 	}
 	if _, downs := r.counts(); downs != 0 {
@@ -301,6 +304,15 @@ func TestControllerUnchanged(t *testing.T) {
 	}
 	if state, _ := r.c.State(); state != StateUp {
 		t.Errorf("state %q, want up", state)
+	}
+	// An hour on, the agent checks in again with the same certificate, so
+	// that the tenant's changes reach it without a renewal.
+	r.skew.Store(int64(CheckInInterval))
+	if _, err := r.reconcile(t); err != nil {
+		t.Fatal(err)
+	}
+	if n := r.api.checkIns(); n != 2 {
+		t.Errorf("%d check-ins after %s, want 2", n, CheckInInterval)
 	}
 }
 
@@ -464,7 +476,7 @@ func TestControllerInLoop(t *testing.T) {
 	r.backend.mu.Unlock()
 	l.Trigger()
 	pass()
-	if st := l.Statuses()[0]; st.State != StateUp || st.LastError != "" || !st.Next.IsZero() {
-		t.Errorf("status %+v after the fix, want up with nothing to retry", st)
+	if st := l.Statuses()[0]; st.State != StateUp || st.LastError != "" || time.Until(st.Next) < CheckInInterval/2 {
+		t.Errorf("status %+v after the fix, want up with nothing but the periodic check-in to come", st)
 	}
 }

@@ -40,7 +40,7 @@ func TestPolicyGolden(t *testing.T) {
 				t.Fatalf("not JSON: %v\n%s", err, got)
 			}
 			// The app certificate goes to the tenant's hosts only, and
-			// only a certificate of the tenant's CA (a list: JSON only).
+			// only a certificate of the tenant's CA.
 			wantRule := map[string]any{"pattern": tc.certPattern, "filter": map[string]any{"ISSUER": map[string]any{"CN": "acme Intermediate CA"}}}
 			rules, _ := m["AutoSelectCertificateForUrls"].([]any)
 			if len(rules) != 1 {
@@ -66,15 +66,31 @@ func TestPolicyGolden(t *testing.T) {
 				}
 			}
 			// Values, which the plists and the registry use, says the same
-			// as the JSON, with names from Names only.
+			// as the JSON, value for value and type for type, in the order
+			// and with the kinds of Managed.
 			vs := For(c).Values()
-			if len(vs) != len(m)-1 { // the boolean is in the JSON only
-				t.Errorf("Values %v, JSON %v", vs, m)
+			var full map[string]any
+			_ = json.Unmarshal(got, &full)
+			if len(vs) != len(full) {
+				t.Errorf("Values %v, JSON %v", vs, full)
 			}
+			last := -1
 			for _, v := range vs {
-				if m[v.Name] != v.Value || !slices.Contains(Names, v.Name) {
-					t.Errorf("Values has %s=%s, JSON %v", v.Name, v.Value, m[v.Name])
+				i := slices.IndexFunc(Managed, func(s Spec) bool { return s.Name == v.Name })
+				if i <= last || Managed[i].Kind != v.Kind {
+					t.Errorf("Values has %s (%v) out of Managed's order or kind", v.Name, v.Kind)
 				}
+				last = i
+				b, _ := json.Marshal(v.Any())
+				var asJSON any
+				_ = json.Unmarshal(b, &asJSON)
+				if !reflect.DeepEqual(asJSON, full[v.Name]) {
+					t.Errorf("Values has %s=%v, JSON %v", v.Name, v.Any(), full[v.Name])
+				}
+			}
+			if m := For(c).Map(); len(m) != len(full) || m["DisableAuthNegotiateCnameLookup"] != true ||
+				!reflect.DeepEqual(m["AutoSelectCertificateForUrls"], []string{AutoSelectRule(c)}) {
+				t.Errorf("Map %v", m)
 			}
 			path := filepath.Join("testdata", tc.name+".json")
 			if *update {
@@ -93,5 +109,37 @@ func TestPolicyGolden(t *testing.T) {
 				t.Errorf("policy differs from %s:\n%s", path, got)
 			}
 		})
+	}
+}
+
+// An unset policy is not in Values: an empty string, a false boolean, an
+// empty list; Any gives each kind's Go type, and the list is a copy.
+func TestValuesTyped(t *testing.T) {
+	if vs := (Policy{}).Values(); len(vs) != 0 {
+		t.Errorf("the empty policy has values %v", vs)
+	}
+	p := Policy{DisableAuthNegotiateCnameLookup: true, AutoSelectCertificateForUrls: []string{"a", "b"}}
+	vs := p.Values()
+	want := []Value{
+		{Name: "DisableAuthNegotiateCnameLookup", Kind: Bool, Bool: true},
+		{Name: "AutoSelectCertificateForUrls", Kind: List, List: []string{"a", "b"}},
+	}
+	if !reflect.DeepEqual(vs, want) {
+		t.Fatalf("Values %+v, want %+v", vs, want)
+	}
+	if vs[0].Any() != true || !reflect.DeepEqual(vs[1].Any(), []string{"a", "b"}) {
+		t.Errorf("Any: %#v %#v", vs[0].Any(), vs[1].Any())
+	}
+	vs[1].List[0] = "changed"
+	if p.AutoSelectCertificateForUrls[0] != "a" {
+		t.Errorf("Values shares the policy's list")
+	}
+	if (Value{Name: "x", Kind: String, String: "s"}).Any() != "s" {
+		t.Errorf("a string's Any")
+	}
+	for k, name := range map[Kind]string{String: "string", Bool: "main", List: "list", 0: "Kind(0)"} {
+		if k.String() != name {
+			t.Errorf("%d: %s", int(k), k)
+		}
 	}
 }

@@ -75,20 +75,17 @@ func ProfilePath(c *catalog.Catalog) string {
 }
 
 // Profile returns the configuration profile carrying the policy for both
-// browsers.
+// browsers, each value in its plist type (chromepolicy.Policy.Map).
 func Profile(c *catalog.Catalog) mobileconfig.Profile {
-	settings := map[string]string{}
-	for _, v := range chromepolicy.For(c).Values() {
-		settings[v.Name] = v.Value
-	}
 	p := mobileconfig.Profile{
-		Identifier:   ProfileIdentifier(c),
-		DisplayName:  "KiwiStack browser policy for " + c.Tenant,
-		Description:  "Lets Google Chrome and Chromium sign in to the apps under " + c.Domain + " with Kerberos. Nothing else is set.",
+		Identifier:  ProfileIdentifier(c),
+		DisplayName: "KiwiStack browser policy for " + c.Tenant,
+		Description: "Lets Google Chrome and Chromium sign in to the apps under " + c.Domain +
+			" with Kerberos and present the device's app certificate to them without asking. Nothing else is set.",
 		Organization: "KiwiStack",
 	}
 	for _, d := range PolicyDomains {
-		p.Preferences = append(p.Preferences, mobileconfig.Preferences{Domain: d, Settings: settings})
+		p.Preferences = append(p.Preferences, mobileconfig.Preferences{Domain: d, Settings: chromepolicy.For(c).Map()})
 	}
 	return p
 }
@@ -134,11 +131,9 @@ func Render(c *catalog.Catalog) (fileset.Set, error) {
 		add(path.Join(dir, "Contents/MacOS", Executable(l)), wrapper, 0o755)
 		add(path.Join(dir, "Contents/Resources", Executable(l)+".icns"), icns[i], 0o644)
 	}
-	pol := map[string]string{}
-	for _, v := range chromepolicy.For(c).Values() {
-		pol[v.Name] = v.Value
-	}
-	polPlist, err := appbundle.Marshal(pol)
+	// Each policy in the type Chromium reads it as on macOS: a <string>,
+	// <true/> or an <array> of <string> (docs/launchers.md).
+	polPlist, err := appbundle.Marshal(chromepolicy.For(c).Map())
 	if err != nil {
 		return nil, err
 	}

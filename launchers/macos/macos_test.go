@@ -168,7 +168,9 @@ func TestWrapperOpensTheApp(t *testing.T) {
 }
 
 // The policy plists hold exactly the policy, for both domains, as
-// plistutil reads them; the profile carries the same settings.
+// plistutil reads them, each value in its own plist type (the boolean
+// <true/>, the certificate rules an <array> of <string>); the profile
+// carries the same settings.
 func TestPolicy(t *testing.T) {
 	for _, delegation := range []bool{false, true} {
 		c, err := catalog.Defaults("acme", catalog.Subdomain)
@@ -184,7 +186,12 @@ func TestPolicy(t *testing.T) {
 		for _, f := range set {
 			files[f.Path] = f.Data
 		}
-		want := map[string]any{"AuthServerAllowlist": "*.od.acme.kiwistack.io"}
+		rule := `{"pattern":"https://[*.]od.acme.kiwistack.io","filter":{"ISSUER":{"CN":"acme Intermediate CA"}}}`
+		want := map[string]any{
+			"AuthServerAllowlist":             "*.od.acme.kiwistack.io",
+			"DisableAuthNegotiateCnameLookup": true,
+			"AutoSelectCertificateForUrls":    []any{rule},
+		}
 		if delegation {
 			want["AuthNegotiateDelegateAllowlist"] = "*.od.acme.kiwistack.io"
 		}
@@ -195,6 +202,20 @@ func TestPolicy(t *testing.T) {
 			}
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("%s: %v, want %v", d, got, want)
+			}
+			// The types as written, not only as decoded: a <true/>, and an
+			// <array> holding the rule as a <string>.
+			var typed struct {
+				Disable bool     `plist:"DisableAuthNegotiateCnameLookup"`
+				Rules   []string `plist:"AutoSelectCertificateForUrls"`
+			}
+			raw := files["Library/Managed Preferences/"+d+".plist"]
+			if _, err := plist.Unmarshal(raw, &typed); err != nil || !typed.Disable || len(typed.Rules) != 1 || typed.Rules[0] != rule {
+				t.Errorf("%s: typed %+v (%v)", d, typed, err)
+			}
+			if !regexp.MustCompile(`<key>DisableAuthNegotiateCnameLookup</key>\s*<true/>`).Match(raw) ||
+				!regexp.MustCompile(`<key>AutoSelectCertificateForUrls</key>\s*<array>\s*<string>[^<]+</string>\s*</array>`).Match(raw) {
+				t.Errorf("%s: not a <true/> and an <array> of one <string>:\n%s", d, raw)
 			}
 		}
 		var profile map[string]any

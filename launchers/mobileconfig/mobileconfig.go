@@ -41,8 +41,10 @@ type Profile struct {
 type Preferences struct {
 	// Domain is the preference domain ("com.google.Chrome").
 	Domain string
-	// Settings are the forced keys and their string values.
-	Settings map[string]string
+	// Settings are the forced keys and their values, each a string, a
+	// bool (<true/> or <false/>) or a []string (an <array> of <string>):
+	// the types Chromium's managed policy has on macOS.
+	Settings map[string]any
 }
 
 type payload struct {
@@ -62,7 +64,7 @@ type domainSettings struct {
 }
 
 type forced struct {
-	Settings map[string]string `plist:"mcx_preference_settings"`
+	Settings map[string]any `plist:"mcx_preference_settings"`
 }
 
 type profile struct {
@@ -118,8 +120,11 @@ func (p Profile) Render() ([]byte, error) {
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			if k == "" || strings.IndexFunc(k+pref.Settings[k], func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
+			if k == "" || hasControl(k) {
 				return nil, fmt.Errorf("%w: %s: key %q: empty or holding control characters", ErrInvalid, pref.Domain, k)
+			}
+			if err := validSetting(pref.Settings[k]); err != nil {
+				return nil, fmt.Errorf("%w: %s: %s: %v", ErrInvalid, pref.Domain, k, err)
 			}
 		}
 		id := p.Identifier + "." + pref.Domain
@@ -138,6 +143,31 @@ func (p Profile) Render() ([]byte, error) {
 		return nil, fmt.Errorf("encoding the profile: %w", err)
 	}
 	return append(b, '\n'), nil
+}
+
+func hasControl(s string) bool {
+	return strings.IndexFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0
+}
+
+// validSetting accepts a string or a []string without control characters,
+// and a bool.
+func validSetting(v any) error {
+	switch v := v.(type) {
+	case string:
+		if hasControl(v) {
+			return errors.New("a control character in the value")
+		}
+	case bool:
+	case []string:
+		for i, s := range v {
+			if hasControl(s) {
+				return fmt.Errorf("a control character in item %d", i+1)
+			}
+		}
+	default:
+		return fmt.Errorf("a value of type %T: want a string, a bool or a []string", v)
+	}
+	return nil
 }
 
 func reverseDNS(s string) bool {

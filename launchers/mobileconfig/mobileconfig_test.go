@@ -22,6 +22,16 @@ func TestUUID5Vector(t *testing.T) {
 	}
 }
 
+// testSettings has one setting of each type Chromium's policy takes on
+// macOS: a string, a boolean, a list of strings.
+func testSettings(tenant string) map[string]any {
+	return map[string]any{
+		"AuthServerAllowlist":             "*.od." + tenant + ".kiwistack.io",
+		"DisableAuthNegotiateCnameLookup": true,
+		"AutoSelectCertificateForUrls":    []string{`{"pattern":"https://[*.]od.` + tenant + `.kiwistack.io","filter":{}}`},
+	}
+}
+
 func testProfile(tenant string) Profile {
 	return Profile{
 		Identifier:   "io.kiwistack." + tenant + ".browser-policy",
@@ -29,8 +39,8 @@ func testProfile(tenant string) Profile {
 		Description:  "Kerberos sign-in for the tenant's apps",
 		Organization: "KiwiStack",
 		Preferences: []Preferences{
-			{Domain: "org.chromium.Chromium", Settings: map[string]string{"AuthServerAllowlist": "*.od." + tenant + ".kiwistack.io"}},
-			{Domain: "com.google.Chrome", Settings: map[string]string{"AuthServerAllowlist": "*.od." + tenant + ".kiwistack.io"}},
+			{Domain: "org.chromium.Chromium", Settings: testSettings(tenant)},
+			{Domain: "com.google.Chrome", Settings: testSettings(tenant)},
 		},
 	}
 }
@@ -69,7 +79,12 @@ func TestRenderThroughPlistutil(t *testing.T) {
 		}
 		uuids[pl["PayloadUUID"]] = true
 		settings := pl["PayloadContent"].(map[string]any)[domain].(map[string]any)["Forced"].([]any)[0].(map[string]any)["mcx_preference_settings"]
-		if !reflect.DeepEqual(settings, map[string]any{"AuthServerAllowlist": "*.od.acme.kiwistack.io"}) {
+		want := map[string]any{
+			"AuthServerAllowlist":             "*.od.acme.kiwistack.io",
+			"DisableAuthNegotiateCnameLookup": true,
+			"AutoSelectCertificateForUrls":    []any{`{"pattern":"https://[*.]od.acme.kiwistack.io","filter":{}}`},
+		}
+		if !reflect.DeepEqual(settings, want) {
 			t.Errorf("%s: settings %v", domain, settings)
 		}
 	}
@@ -95,8 +110,12 @@ func TestRenderRejects(t *testing.T) {
 		func(p *Profile) { p.Preferences = nil },
 		func(p *Profile) { p.Preferences[1].Domain = p.Preferences[0].Domain },
 		func(p *Profile) { p.Preferences[0].Domain = "org chromium" },
-		func(p *Profile) { p.Preferences[0].Settings = map[string]string{"": "x"} },
-		func(p *Profile) { p.Preferences[0].Settings = map[string]string{"k": "a\x00b"} },
+		func(p *Profile) { p.Preferences[0].Settings = map[string]any{"": "x"} },
+		func(p *Profile) { p.Preferences[0].Settings = map[string]any{"k": "a\x00b"} },
+		func(p *Profile) { p.Preferences[0].Settings = map[string]any{"k": []string{"ok", "a\nb"}} },
+		func(p *Profile) { p.Preferences[0].Settings = map[string]any{"k": 1} },
+		func(p *Profile) { p.Preferences[0].Settings = map[string]any{"k": nil} },
+		func(p *Profile) { p.Preferences[0].Settings = map[string]any{"k": map[string]string{"a": "b"}} },
 	} {
 		p := testProfile("acme")
 		mod(&p)

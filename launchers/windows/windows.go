@@ -20,6 +20,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"path"
+	"strconv"
 	"strings"
 
 	"github.com/kiwistack/endpoint/launchers/catalog"
@@ -210,27 +211,53 @@ func DispatchCommand(o Options) (string, error) {
 	return line + ` "%1"`, nil
 }
 
-// RegistryValues returns every registry value the agent manages for
-// catalog c, under HKEY_LOCAL_MACHINE: for each of PolicyKeys, the policy's
-// values, and a deletion of each managed policy the catalog does not set;
-// then the dispatcher's registration as a browser (StartMenuInternet with
-// its Capabilities, RegisteredApplications, and the ProgID that runs the
-// dispatcher). The .reg file and the registry writer both take this list.
-func RegistryValues(c *catalog.Catalog, o Options) ([]winreg.Value, error) {
-	set := map[string]string{}
-	for _, v := range chromepolicy.For(c).Values() {
-		set[v.Name] = v.Value
+// PolicyValues returns the registry values of policy p under each of
+// PolicyKeys, in the form Chromium's policy templates give each type
+// (docs/launchers.md, "Policy value types"): a string policy is a REG_SZ
+// value, a boolean a REG_DWORD value (1 or 0), and a list a subkey named
+// after the policy whose REG_SZ values "1", "2", … are the items. The list
+// subkey is deleted first, so that a list that shrank leaves no stale item;
+// a managed policy p does not set is deleted (its value, or its list
+// subkey).
+func PolicyValues(p chromepolicy.Policy) []winreg.Value {
+	set := map[string]chromepolicy.Value{}
+	for _, v := range p.Values() {
+		set[v.Name] = v
 	}
 	var vs []winreg.Value
 	for _, key := range PolicyKeys {
-		for _, name := range chromepolicy.Names {
-			if value, ok := set[name]; ok {
-				vs = append(vs, winreg.Value{Key: key, Name: name, Kind: winreg.String, String: value})
-			} else {
-				vs = append(vs, winreg.Value{Key: key, Name: name, Kind: winreg.Delete})
+		for _, spec := range chromepolicy.Managed {
+			v, ok := set[spec.Name]
+			switch {
+			case spec.Kind == chromepolicy.List:
+				sub := key + `\` + spec.Name
+				vs = append(vs, winreg.Value{Key: sub, Kind: winreg.DeleteKey})
+				for i, item := range v.List {
+					vs = append(vs, winreg.Value{Key: sub, Name: strconv.Itoa(i + 1), Kind: winreg.String, String: item})
+				}
+			case !ok:
+				vs = append(vs, winreg.Value{Key: key, Name: spec.Name, Kind: winreg.Delete})
+			case spec.Kind == chromepolicy.Bool:
+				var d uint32
+				if v.Bool {
+					d = 1
+				}
+				vs = append(vs, winreg.Value{Key: key, Name: spec.Name, Kind: winreg.DWORD, DWord: d})
+			default:
+				vs = append(vs, winreg.Value{Key: key, Name: spec.Name, Kind: winreg.String, String: v.String})
 			}
 		}
 	}
+	return vs
+}
+
+// RegistryValues returns every registry value the agent manages for
+// catalog c, under HKEY_LOCAL_MACHINE: the policy's (PolicyValues), then
+// the dispatcher's registration as a browser (StartMenuInternet with its
+// Capabilities, RegisteredApplications, and the ProgID that runs the
+// dispatcher). The .reg file and the registry writer both take this list.
+func RegistryValues(c *catalog.Catalog, o Options) ([]winreg.Value, error) {
+	vs := PolicyValues(chromepolicy.For(c))
 	browser := o.BrowserPath()
 	if err := shelllink.ValidTarget(browser); err != nil {
 		return nil, fmt.Errorf("browser: %w", err)

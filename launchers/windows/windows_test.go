@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/kiwistack/endpoint/internal/golden"
 
 	"github.com/kiwistack/endpoint/launchers/catalog"
+	"github.com/kiwistack/endpoint/launchers/chromepolicy"
 	"github.com/kiwistack/endpoint/launchers/dispatch"
 	"github.com/kiwistack/endpoint/launchers/fileset"
 	"github.com/kiwistack/endpoint/launchers/icon"
@@ -170,11 +172,17 @@ func TestShortcutsThroughLnkinfo(t *testing.T) {
 	}
 }
 
-// regLine is one value line of a .reg file.
-var regLine = regexp.MustCompile(`^(@|"((?:[^"\\]|\\.)*)")=(-|"((?:[^"\\]|\\.)*)")$`)
+// regLine is one value line of a .reg file: a string, a DWORD or a
+// deletion.
+var regLine = regexp.MustCompile(`^(@|"((?:[^"\\]|\\.)*)")=(-|"((?:[^"\\]|\\.)*)"|dword:([0-9a-f]{8}))$`)
+
+// deletedKeyID is parseReg's id of a key deletion ("[-key]").
+func deletedKeyID(key string) string { return strings.ToLower(key) + "\x00\x00" }
 
 // parseReg reads the values of a .reg text, independently of winreg:
-// lower-case "key\x00name" to value, deletions as winreg.Delete.
+// lower-case "key\x00name" to value, deletions as winreg.Delete, DWORDs as
+// winreg.DWORD, and a deleted key ("[-key]") as winreg.DeleteKey under
+// deletedKeyID.
 func parseReg(t *testing.T, text string) map[string]winreg.Value {
 	t.Helper()
 	lines := strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n")
@@ -187,6 +195,13 @@ func parseReg(t *testing.T, text string) map[string]winreg.Value {
 	for _, l := range lines[1:] {
 		switch {
 		case l == "":
+		case strings.HasPrefix(l, "[-") && strings.HasSuffix(l, "]"):
+			k, ok := strings.CutPrefix(l[2:len(l)-1], winreg.RootName+`\`)
+			if !ok {
+				t.Fatalf("key outside HKLM: %q", l)
+			}
+			vals[deletedKeyID(k)] = winreg.Value{Key: k, Kind: winreg.DeleteKey}
+			key = ""
 		case strings.HasPrefix(l, "[") && strings.HasSuffix(l, "]"):
 			k, ok := strings.CutPrefix(l[1:len(l)-1], winreg.RootName+`\`)
 			if !ok {
@@ -199,8 +214,15 @@ func parseReg(t *testing.T, text string) map[string]winreg.Value {
 				t.Fatalf("unparsable line %q", l)
 			}
 			v := winreg.Value{Key: key, Name: unescape.Replace(m[2]), Kind: winreg.String, String: unescape.Replace(m[4])}
-			if m[3] == "-" {
+			switch {
+			case m[3] == "-":
 				v.Kind, v.String = winreg.Delete, ""
+			case m[5] != "":
+				d, err := strconv.ParseUint(m[5], 16, 32)
+				if err != nil {
+					t.Fatalf("%q: %v", l, err)
+				}
+				v.Kind, v.String, v.DWord = winreg.DWORD, "", uint32(d)
 			}
 			vals[strings.ToLower(v.Key)+"\x00"+strings.ToLower(v.Name)] = v
 		}
@@ -235,6 +257,9 @@ func TestRegFileAndWriterAgree(t *testing.T) {
 		}
 		for id, v := range fromFile {
 			got, written := store.Values[id]
+			if v.Kind == winreg.DeleteKey {
+				continue
+			}
 			if v.Kind == winreg.Delete {
 				if written {
 					t.Errorf("%s deleted in the file, written by the writer", id)
@@ -259,6 +284,84 @@ func TestRegFileAndWriterAgree(t *testing.T) {
 			if _, set := store.Values[id]; set != delegation {
 				t.Errorf("%s: delegation %v, value set %v", key, delegation, set)
 			}
+			// The boolean is a REG_DWORD 1; the list is the subkey named
+			// after the policy, its one rule the value "1", and the file
+			// deletes the subkey before writing it.
+			id = strings.ToLower(key) + "\x00disableauthnegotiatecnamelookup"
+			if v := store.Values[id]; v.Kind != winreg.DWORD || v.DWord != 1 || fromFile[id] != v {
+				t.Errorf("%s: DisableAuthNegotiateCnameLookup %+v, in the file %+v", key, v, fromFile[id])
+			}
+			list := key + `\AutoSelectCertificateForUrls`
+			rule := `{"pattern":"https://[*.]od.acme.kiwistack.io","filter":{"ISSUER":{"CN":"acme Intermediate CA"}}}`
+			if v := store.Values[strings.ToLower(list)+"\x001"]; v.Kind != winreg.String || v.String != rule {
+				t.Errorf("%s: item 1 %+v", list, v)
+			}
+			if _, ok := fromFile[deletedKeyID(list)]; !ok {
+				t.Errorf("the .reg file does not delete %s before writing it", list)
+			}
+		}
+	}
+}
+
+// A policy that is not set is deleted: its value, or for a list its whole
+// subkey; a list that is set is written after its subkey is deleted, item
+// i as the value "i"; the booleans are DWORDs.
+func TestPolicyValues(t *testing.T) {
+	for _, key := range PolicyKeys {
+		want := []winreg.Value{
+			{Key: key, Name: "AuthServerAllowlist", Kind: winreg.Delete},
+			{Key: key, Name: "AuthNegotiateDelegateAllowlist", Kind: winreg.Delete},
+			{Key: key, Name: "DisableAuthNegotiateCnameLookup", Kind: winreg.Delete},
+			{Key: key + `\AutoSelectCertificateForUrls`, Kind: winreg.DeleteKey},
+		}
+		got := PolicyValues(chromepolicy.Policy{})
+		if len(got) != len(chromepolicy.Managed)*len(PolicyKeys) {
+			t.Errorf("nothing set: %+v", got)
+		}
+		for _, w := range want {
+			if !slices.Contains(got, w) {
+				t.Errorf("nothing set: no %+v", w)
+			}
+		}
+	}
+	got := PolicyValues(chromepolicy.Policy{DisableAuthNegotiateCnameLookup: true, AutoSelectCertificateForUrls: []string{"a", "b", "c"}})
+	if err := winreg.Validate(got); err != nil {
+		t.Fatal(err)
+	}
+	key := PolicyKeys[0]
+	want := []winreg.Value{
+		{Key: key, Name: "AuthServerAllowlist", Kind: winreg.Delete},
+		{Key: key, Name: "AuthNegotiateDelegateAllowlist", Kind: winreg.Delete},
+		{Key: key, Name: "DisableAuthNegotiateCnameLookup", Kind: winreg.DWORD, DWord: 1},
+		{Key: key + `\AutoSelectCertificateForUrls`, Kind: winreg.DeleteKey},
+		{Key: key + `\AutoSelectCertificateForUrls`, Name: "1", Kind: winreg.String, String: "a"},
+		{Key: key + `\AutoSelectCertificateForUrls`, Name: "2", Kind: winreg.String, String: "b"},
+		{Key: key + `\AutoSelectCertificateForUrls`, Name: "3", Kind: winreg.String, String: "c"},
+	}
+	if !slices.Equal(got[:len(want)], want) {
+		t.Errorf("got %+v\nwant %+v", got[:len(want)], want)
+	}
+	// Written over a registry that held a longer list and the policies,
+	// nothing stale is left.
+	var store winreg.MemStore
+	c := defaults(t, catalog.Subdomain)
+	c.KerberosDelegation = true
+	full, err := RegistryValues(c, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := winreg.Apply(&store, full); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"2", "3", "4"} {
+		_ = store.SetString(key+`\AutoSelectCertificateForUrls`, n, "stale")
+	}
+	if err := winreg.Apply(&store, PolicyValues(chromepolicy.Policy{AutoSelectCertificateForUrls: []string{"only"}})); err != nil {
+		t.Fatal(err)
+	}
+	for id, v := range store.Values {
+		if strings.HasPrefix(id, strings.ToLower(`SOFTWARE\Policies\`)) && !(v.Name == "1" && v.String == "only") {
+			t.Errorf("left behind: %+v", v)
 		}
 	}
 }
@@ -320,10 +423,18 @@ func winPath(p string) string { return "Z:" + strings.ReplaceAll(p, "/", `\`) }
 
 // Wine's reg.exe imports the rendered .reg file, first with delegation on,
 // then off, and exports what its registry then holds: exactly the values the
-// registry writer writes, with the delegation policy deleted again.
+// registry writer writes, with the delegation policy deleted again, the
+// boolean a REG_DWORD, and the list subkey holding "1" only, although a
+// longer list was there before. Then a .reg of the policy with nothing set
+// leaves no policy value at all.
 func TestRegFileThroughWine(t *testing.T) {
 	run := wine(t)
 	dir := t.TempDir()
+	for _, key := range PolicyKeys {
+		for _, n := range []string{"1", "2", "3"} {
+			run("reg", "add", winreg.RootName+`\`+key+`\AutoSelectCertificateForUrls`, "/v", n, "/t", "REG_SZ", "/d", "stale "+n, "/f")
+		}
+	}
 	for i, delegation := range []bool{true, false} {
 		c := defaults(t, catalog.Subdomain)
 		c.KerberosDelegation = delegation
@@ -373,6 +484,26 @@ func TestRegFileThroughWine(t *testing.T) {
 			if _, ok := store.Values[id]; !ok {
 				t.Errorf("delegation %v: Wine holds %q, which the writer does not set", delegation, id)
 			}
+		}
+	}
+	unset, err := winreg.RegFile(PolicyValues(chromepolicy.Policy{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "unset.reg")
+	if err := os.WriteFile(file, unset, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run("reg", "import", winPath(file))
+	for _, key := range PolicyKeys {
+		out := filepath.Join(dir, "export.reg")
+		run("reg", "export", winreg.RootName+`\`+key, winPath(out), "/y")
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if vals := parseReg(t, utf16Text(t, b)); len(vals) != 0 {
+			t.Errorf("%s: nothing set, Wine still holds %v", key, vals)
 		}
 	}
 }

@@ -24,6 +24,24 @@ func (m *MemStore) SetString(key, name, value string) error {
 	return nil
 }
 
+// SetDWORD implements Store.
+func (m *MemStore) SetDWORD(key, name string, value uint32) error {
+	m.set(Value{Key: key, Name: name, Kind: DWORD, DWord: value})
+	return nil
+}
+
+// DeleteKey implements Store: every value of the key and of the keys below
+// it goes.
+func (m *MemStore) DeleteKey(key string) error {
+	k := strings.ToLower(key)
+	for id, v := range m.Values {
+		if l := strings.ToLower(v.Key); l == k || strings.HasPrefix(l, k+`\`) {
+			delete(m.Values, id)
+		}
+	}
+	return nil
+}
+
 // DeleteValue implements Store.
 func (m *MemStore) DeleteValue(key, name string) error {
 	delete(m.Values, memID(key, name))

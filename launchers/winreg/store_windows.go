@@ -33,6 +33,47 @@ func (m machine) SetString(key, name, value string) error {
 	return k.SetStringValue(name, value)
 }
 
+func (m machine) SetDWORD(key, name string, value uint32) error {
+	k, err := m.create(key)
+	if err != nil {
+		return err
+	}
+	defer k.Close()
+	return k.SetDWordValue(name, value)
+}
+
+// DeleteKey deletes key and, first, every key below it (RegDeleteKey
+// deletes only a key without subkeys). The agent is a 64-bit program, so
+// the key deleted is in the 64-bit view, as the ones create opens with
+// WOW64_64KEY.
+func (machine) DeleteKey(key string) error {
+	return deleteTree(key)
+}
+
+func deleteTree(key string) error {
+	k, err := registry.OpenKey(registry.LOCAL_MACHINE, key, registry.ENUMERATE_SUB_KEYS|registry.WOW64_64KEY)
+	if errors.Is(err, registry.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("opening %s\\%s: %w", RootName, key, err)
+	}
+	subs, err := k.ReadSubKeyNames(-1)
+	k.Close()
+	if err != nil {
+		return fmt.Errorf("listing the subkeys of %s\\%s: %w", RootName, key, err)
+	}
+	for _, s := range subs {
+		if err := deleteTree(key + `\` + s); err != nil {
+			return err
+		}
+	}
+	if err := registry.DeleteKey(registry.LOCAL_MACHINE, key); err != nil && !errors.Is(err, registry.ErrNotExist) {
+		return fmt.Errorf("deleting %s\\%s: %w", RootName, key, err)
+	}
+	return nil
+}
+
 func (machine) DeleteValue(key, name string) error {
 	k, err := registry.OpenKey(registry.LOCAL_MACHINE, key, registry.SET_VALUE|registry.WOW64_64KEY)
 	if errors.Is(err, registry.ErrNotExist) {

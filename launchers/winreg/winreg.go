@@ -1,6 +1,8 @@
 // Package winreg owns the Windows registry values the launchers set under
 // HKEY_LOCAL_MACHINE (Chromium and Chrome policy, the URL dispatcher's
-// registration) as data, renders them as a .reg file for review, and
+// registration) as data: REG_SZ and REG_DWORD values, deleted values, and
+// deleted keys (a list policy's subkey is deleted before its items are
+// written, so that a shorter list leaves no stale item), renders them as a .reg file for review, and
 // applies them to a registry through Store: on Windows the machine's own
 // through golang.org/x/sys/windows/registry (store_windows.go), elsewhere
 // none (store_other.go), and MemStore in tests. The .reg file and Apply take
@@ -36,6 +38,15 @@ const (
 	// Delete removes the value if it is there (a policy the catalog no
 	// longer sets).
 	Delete
+	// DWORD sets a REG_DWORD value (a boolean policy: 1 or 0).
+	DWORD
+	// DeleteKey removes the key, with its values and subkeys, if it is
+	// there: "[-key]" in a .reg file. Its Name is empty, it must come
+	// before every other value at or below its key (which then re-create
+	// it), and the key must have at least three segments, so that no
+	// hive-wide or vendor-wide key (SOFTWARE, SOFTWARE\Policies) can be
+	// deleted by mistake.
+	DeleteKey
 )
 
 // Value is one registry value under HKEY_LOCAL_MACHINE.
@@ -49,6 +60,8 @@ type Value struct {
 	Kind Kind
 	// String is the data of a String value.
 	String string
+	// DWord is the data of a DWORD value.
+	DWord uint32
 }
 
 // RootName is the hive every Value lives in, as a .reg file spells it.
@@ -56,9 +69,12 @@ const RootName = "HKEY_LOCAL_MACHINE"
 
 // Validate checks every value: key segments of printable characters
 // without control characters (at most 255 each), names and strings without
-// control characters, a known kind, and no value set twice.
+// control characters, a known kind with data only in its own field, no
+// value set twice, and each DeleteKey a key of at least three segments,
+// without a name, before everything else at or below its key.
 func Validate(vs []Value) error {
 	seen := map[string]bool{}
+	var keys []string // lower-case keys mentioned so far
 	for i, v := range vs {
 		if err := validKey(v.Key); err != nil {
 			return fmt.Errorf("%w: value %d: %v", ErrInvalid, i, err)
@@ -69,10 +85,31 @@ func Validate(vs []Value) error {
 		if err := validText(v.String, 1<<15); err != nil {
 			return fmt.Errorf("%w: %s\\%s: data: %v", ErrInvalid, v.Key, v.Name, err)
 		}
-		if v.Kind < String || v.Kind > Delete {
+		if v.Kind < String || v.Kind > DeleteKey {
 			return fmt.Errorf("%w: %s\\%s: unknown kind %d", ErrInvalid, v.Key, v.Name, v.Kind)
 		}
-		id := strings.ToLower(v.Key) + "\x00" + strings.ToLower(v.Name)
+		if v.String != "" && v.Kind != String || v.DWord != 0 && v.Kind != DWORD {
+			return fmt.Errorf("%w: %s\\%s: data that its kind does not have", ErrInvalid, v.Key, v.Name)
+		}
+		lower := strings.ToLower(v.Key)
+		if v.Kind == DeleteKey {
+			if v.Name != "" {
+				return fmt.Errorf("%w: deleting key %s: a key deletion has no value name (%q)", ErrInvalid, v.Key, v.Name)
+			}
+			if strings.Count(v.Key, `\`) < 2 {
+				return fmt.Errorf("%w: deleting key %s: want at least three segments", ErrInvalid, v.Key)
+			}
+			for _, k := range keys {
+				if k == lower || strings.HasPrefix(k, lower+`\`) {
+					return fmt.Errorf("%w: deleting key %s after a value at or below it", ErrInvalid, v.Key)
+				}
+			}
+		}
+		keys = append(keys, lower)
+		id := lower + "\x00" + strings.ToLower(v.Name)
+		if v.Kind == DeleteKey {
+			id = lower + "\x00\x00" // never a value's: names hold no NUL
+		}
 		if seen[id] {
 			return fmt.Errorf("%w: %s\\%s appears twice", ErrInvalid, v.Key, v.Name)
 		}
@@ -115,7 +152,9 @@ func validText(s string, max int) error {
 }
 
 // RegFile renders vs as a .reg file: values grouped under their key, keys
-// in the order they first appear, values in the order given.
+// in the order they first appear, values in the order given; a DeleteKey
+// is "[-key]", before the key's own block if values follow it; a DWORD is
+// "dword:" and eight hex digits.
 func RegFile(vs []Value) ([]byte, error) {
 	if err := Validate(vs); err != nil {
 		return nil, err
@@ -131,8 +170,16 @@ func RegFile(vs []Value) ([]byte, error) {
 	var text strings.Builder
 	text.WriteString("Windows Registry Editor Version 5.00\r\n")
 	for _, k := range keys {
+		vals := byKey[k]
+		if vals[0].Kind == DeleteKey {
+			text.WriteString("\r\n[-" + RootName + `\` + k + "]\r\n")
+			vals = vals[1:]
+			if len(vals) == 0 {
+				continue
+			}
+		}
 		text.WriteString("\r\n[" + RootName + `\` + k + "]\r\n")
-		for _, v := range byKey[k] {
+		for _, v := range vals {
 			name := "@"
 			if v.Name != "" {
 				name = quote(v.Name)
@@ -140,6 +187,8 @@ func RegFile(vs []Value) ([]byte, error) {
 			switch v.Kind {
 			case String:
 				text.WriteString(name + "=" + quote(v.String) + "\r\n")
+			case DWORD:
+				text.WriteString(fmt.Sprintf("%s=dword:%08x\r\n", name, v.DWord))
 			case Delete:
 				text.WriteString(name + "=-\r\n")
 			}
@@ -165,8 +214,13 @@ func quote(s string) string {
 type Store interface {
 	// SetString sets a REG_SZ value, creating the key if needed.
 	SetString(key, name, value string) error
+	// SetDWORD sets a REG_DWORD value, creating the key if needed.
+	SetDWORD(key, name string, value uint32) error
 	// DeleteValue removes a value; a missing key or value is not an error.
 	DeleteValue(key, name string) error
+	// DeleteKey removes a key with its values and subkeys; a missing key
+	// is not an error.
+	DeleteKey(key string) error
 }
 
 // ErrUnsupported is returned by OpenMachine where there is no Windows
@@ -174,7 +228,10 @@ type Store interface {
 var ErrUnsupported = errors.New("the Windows registry exists only on Windows")
 
 // Apply validates vs and applies them to s in order, stopping at the first
-// error.
+// error. A key deletion followed by the key's values (a list policy) leaves
+// the key without values for as long as the writes in between take; a
+// Chromium that reads policy in that moment sees the list unset until its
+// next policy refresh, as with `reg import` of the same .reg file.
 func Apply(s Store, vs []Value) error {
 	if err := Validate(vs); err != nil {
 		return err
@@ -184,8 +241,12 @@ func Apply(s Store, vs []Value) error {
 		switch v.Kind {
 		case String:
 			err = s.SetString(v.Key, v.Name, v.String)
+		case DWORD:
+			err = s.SetDWORD(v.Key, v.Name, v.DWord)
 		case Delete:
 			err = s.DeleteValue(v.Key, v.Name)
+		case DeleteKey:
+			err = s.DeleteKey(v.Key)
 		}
 		if err != nil {
 			return fmt.Errorf("applying %s\\%s\\%s: %w", RootName, v.Key, v.Name, err)

@@ -17,9 +17,15 @@ import (
 // at run time on arm64), and both link the C library.
 var Depends = []string{"libc6 (>= 2.34)", "libpcsclite1", "pcscd"}
 
-// Recommends lists what the agent uses when present: wg(8) for inspecting
-// the tunnel.
-var Recommends = []string{"wireguard-tools"}
+// Recommends lists what the agent uses when present (apt installs them by
+// default; each feature reports in status what it misses): wg(8) for
+// inspecting the tunnel; certutil for the app certificates in the desktop
+// users' NSS databases (docs/app-certificate.md); cryptsetup for the disk
+// recovery-key escrow and the remote wipe (docs/disk-escrow.md); SSSD with
+// its LDAP and Kerberos back ends, the PAM and NSS modules and sssctl for
+// directory login (docs/directory.md).
+var Recommends = []string{"wireguard-tools", "libnss3-tools", "cryptsetup-bin",
+	"sssd-ldap", "sssd-krb5", "sssd-tools", "libpam-sss", "libnss-sss"}
 
 // Options describe one package to build.
 type Options struct {

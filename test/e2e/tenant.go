@@ -105,6 +105,9 @@ func StartTenant(t testing.TB, attestationRoot string) *Tenant {
 type Admin struct {
 	Key *pcsctest.Key
 	PIN string
+	// Secrets is the secrets file `keys provision` wrote (PIN, PUK,
+	// management key), which `keys refresh` needs.
+	Secrets string
 }
 
 // Provision provisions vk from factory defaults for the administrator name
@@ -130,7 +133,7 @@ func Provision(t testing.TB, tn *Tenant, vk *pcsctest.Key, attRoot, name, role s
 	if err := yaml.Unmarshal(b, &s); err != nil || s.PIN == "" {
 		t.Fatalf("secrets file: %v", err)
 	}
-	return Admin{Key: vk, PIN: s.PIN}
+	return Admin{Key: vk, PIN: s.PIN, Secrets: secrets}
 }
 
 // EnrollArgs are the arguments of `kiwistack-enroll enroll --json` into the

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -180,8 +181,16 @@ func TestRotateIntermediateTwoTenants(t *testing.T) {
 	}
 	if _, errOut, code := admin(founder.PIN+"\n", "sign", "--pin-stdin", "--reader", founder.Key.Reader, burn.Operation.ID); code == 0 {
 		t.Error("a slot 9a certificate of the retired intermediate signed after the rotation")
-	} else {
-		t.Logf("old admin certificate refused: %s", bytes.TrimSpace([]byte(errOut)))
+	} else if !strings.Contains(errOut, "intermediate_retired") {
+		t.Errorf("old admin certificate refused without saying why: %s", errOut)
+	}
+	// The founder's key gets a certificate of the new intermediate for the
+	// same key, and signs again (a read of the audit log, any key's).
+	out := e2e.MustRunIn(t, hubNS, "", "kiwistack-enroll", "keys", "refresh", "--api", a.APIURL, "--root-fingerprint", a.Fingerprint,
+		"--current-secrets", founder.Secrets, "--reader", founder.Key.Reader, "--attestation-root", attRoot)
+	t.Logf("keys refresh:\n%s", out)
+	if _, errOut, code := admin(founder.PIN+"\n", "audit", "--verify", "--pin-stdin", "--reader", founder.Key.Reader); code != 0 {
+		t.Errorf("the refreshed founder key cannot read the audit log: %s", errOut)
 	}
 
 	// A's agent: refused renewal, then a reissued certificate for the same
