@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/kiwistack/endpoint/enroll/adminjson"
 	"github.com/kiwistack/endpoint/enroll/protocol"
 	"github.com/kiwistack/endpoint/internal/atomicfile"
 	"github.com/kiwistack/endpoint/internal/escrow"
@@ -52,6 +53,11 @@ func (a Admin) RecoveryKey(ctx context.Context, o AdminOptions, ro RecoveryKeyOp
 	if !ok {
 		return errors.New("recovery-key: this API client cannot read released keys")
 	}
+	// With --json, stdout holds the JSON answer alone.
+	out := a.Out
+	if o.JSON {
+		out = a.Err
+	}
 	id := ro.Operation
 	if id == "" {
 		if ro.DeviceID == "" {
@@ -82,8 +88,8 @@ func (a Admin) RecoveryKey(ctx context.Context, o AdminOptions, ro RecoveryKeyOp
 		if err := atomicfile.WriteFile(oneTimeKeyPath(ro.KeyDir, id), one.Bytes(), 0o600); err != nil {
 			return fmt.Errorf("saving the one-time key: %w", err)
 		}
-		fmt.Fprintf(a.Out, "Requested %s (read_recovery_key of device %s)\n", id, ro.DeviceID)
-		if err := a.Sign(ctx, o, id); err != nil {
+		fmt.Fprintf(out, "Requested %s (read_recovery_key of device %s)\n", id, ro.DeviceID)
+		if _, _, _, err := a.approve(ctx, o, api, inst, false, out); err != nil {
 			return err
 		}
 	}
@@ -106,6 +112,9 @@ func (a Admin) RecoveryKey(ctx context.Context, o AdminOptions, ro RecoveryKeyOp
 		return err
 	}
 	if inst.State != "applied" {
+		if o.JSON {
+			return writeJSON(a.Out, adminjson.RecoveryKey{Schema: adminjson.Schema, Operation: *inst})
+		}
 		fmt.Fprintf(a.Out, "\nOperation %s is %s. Once the other signers have signed (kiwistack-enroll admin sign %s),\nrun  kiwistack-enroll admin recovery-key --operation %s\n", id, inst.Summary, id, id)
 		return nil
 	}
@@ -117,8 +126,15 @@ func (a Admin) RecoveryKey(ctx context.Context, o AdminOptions, ro RecoveryKeyOp
 	if err != nil {
 		return fmt.Errorf("opening the released key of %s: %w", id, err)
 	}
-	fmt.Fprintf(a.Out, "\nRecovery key of device %s (volume %s, key slot %d, escrow %s):\n\n    %s\n\n", rel.DeviceID, rel.Volume, rel.KeySlot, rel.EscrowID, key)
-	fmt.Fprintln(a.Out, "Type it at the disk's passphrase prompt. The device replaces it at its next check-in; this key then stops working.")
+	if o.JSON {
+		if err := writeJSON(a.Out, adminjson.RecoveryKey{Schema: adminjson.Schema, Operation: *inst, Released: &adminjson.ReleasedKey{
+			DeviceID: rel.DeviceID, Volume: rel.Volume, KeySlot: rel.KeySlot, EscrowID: rel.EscrowID, RecoveryKey: key.String()}}); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(a.Out, "\nRecovery key of device %s (volume %s, key slot %d, escrow %s):\n\n    %s\n\n", rel.DeviceID, rel.Volume, rel.KeySlot, rel.EscrowID, key)
+		fmt.Fprintln(a.Out, "Type it at the disk's passphrase prompt. The device replaces it within the hour (its next check-in); this key then stops working.")
+	}
 	if err := os.Remove(oneTimeKeyPath(ro.KeyDir, id)); err != nil {
 		return fmt.Errorf("removing the one-time key: %w", err)
 	}

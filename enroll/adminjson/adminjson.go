@@ -34,3 +34,23 @@ type Audit struct {
 	HeadHash string                `json:"head_hash"`
 	Entries  []protocol.AuditEntry `json:"entries"`
 }
+
+// RecoveryKey is the output of `admin recovery-key`: the operation, and
+// once it applied, the released key as opened on this machine.
+type RecoveryKey struct {
+	Schema    string                     `json:"schema"`
+	Operation protocol.OperationInstance `json:"operation"`
+	// Released is set once the operation applied.
+	Released *ReleasedKey `json:"released,omitempty"`
+}
+
+// ReleasedKey is a disk recovery key read through read_recovery_key.
+type ReleasedKey struct {
+	DeviceID string `json:"device_id"`
+	// Volume is the LUKS UUID, KeySlot its key slot, EscrowID the escrow.
+	Volume   string `json:"volume"`
+	KeySlot  int    `json:"key_slot"`
+	EscrowID string `json:"escrow_id"`
+	// RecoveryKey is the key in its typed form (8 groups of 6 digits).
+	RecoveryKey string `json:"recovery_key"`
+}

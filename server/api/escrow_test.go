@@ -25,6 +25,7 @@ import (
 	"github.com/kiwistack/endpoint/agent/disk"
 	"github.com/kiwistack/endpoint/agent/enrollment"
 	"github.com/kiwistack/endpoint/enroll"
+	"github.com/kiwistack/endpoint/enroll/adminjson"
 	"github.com/kiwistack/endpoint/enroll/apiclient"
 	"github.com/kiwistack/endpoint/enroll/protocol"
 	"github.com/kiwistack/endpoint/internal/escrow"
@@ -312,6 +313,21 @@ func TestDiskEscrowLUKS(t *testing.T) {
 	}
 	if left, _ := os.ReadDir(keyDir); len(left) != 0 {
 		t.Errorf("one-time keys left behind: %v", left)
+	}
+	// The same read with --json: stdout holds only the versioned answer,
+	// what is signed goes to stderr.
+	var jsonOut, jsonErr strings.Builder
+	a.Out, a.Err, o.JSON = &jsonOut, &jsonErr, true
+	if err := a.RecoveryKey(ctx, o, enroll.RecoveryKeyOptions{DeviceID: x.er.DeviceID, KeyDir: keyDir}); err != nil {
+		t.Fatalf("admin recovery-key --json: %v\n%s", err, jsonErr.String())
+	}
+	var rk adminjson.RecoveryKey
+	if err := json.Unmarshal([]byte(jsonOut.String()), &rk); err != nil || rk.Schema != adminjson.Schema ||
+		rk.Released == nil || rk.Released.RecoveryKey != shown || rk.Released.KeySlot != 2 || rk.Operation.State != "applied" {
+		t.Errorf("admin recovery-key --json: %v\n%s", err, jsonOut.String())
+	}
+	if !strings.Contains(jsonErr.String(), "You are about to approve") {
+		t.Errorf("--json did not show what is signed on stderr:\n%s", jsonErr.String())
 	}
 }
 
