@@ -72,6 +72,23 @@ func TestRenderGolden(t *testing.T) {
 	if err := ConfigCheck(context.Background(), Exec{}, files[2].Content); err != nil {
 		t.Errorf("sssctl on the StartTLS rendering: %v", err)
 	}
+	// Login groups: the simple access provider with exactly those groups.
+	if !strings.Contains(conf, "access_provider = permit\n") || strings.Contains(conf, "simple_allow_groups") {
+		t.Errorf("without login groups every directory user may log in:\n%s", conf)
+	}
+	grouped := testConfig(t)
+	grouped.LoginGroups = []string{"laptop-users", "it_admins"}
+	files, err = Render(grouped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf = string(files[2].Content)
+	if !strings.Contains(conf, "access_provider = simple\nsimple_allow_groups = laptop-users, it_admins\n") || strings.Contains(conf, "access_provider = permit") {
+		t.Errorf("login groups rendering:\n%s", conf)
+	}
+	if err := ConfigCheck(context.Background(), Exec{}, files[2].Content); err != nil {
+		t.Errorf("sssctl on the login-groups rendering: %v", err)
+	}
 }
 
 // requireSSSCtl skips (or fails under KIWISTACK_REQUIRE_HW_TESTS=1) when
@@ -119,6 +136,9 @@ func TestValidate(t *testing.T) {
 		{"kpasswd", "kpasswd_servers[0]", func(d *protocol.DirectoryConfig) { d.KpasswdServers = []string{"a:99999"} }},
 		{"no ca", "ca_certificate: missing", func(d *protocol.DirectoryConfig) { d.CACertificate = "" }},
 		{"ca junk", "ca_certificate", func(d *protocol.DirectoryConfig) { d.CACertificate += "junk" }},
+		{"group injection", "login_groups[0]", func(d *protocol.DirectoryConfig) { d.LoginGroups = []string{"a\naccess_provider = permit"} }},
+		{"group list", "login_groups[1]", func(d *protocol.DirectoryConfig) { d.LoginGroups = []string{"a", "b, c"} }},
+		{"group twice", "login_groups[1]", func(d *protocol.DirectoryConfig) { d.LoginGroups = []string{"a", "a"} }},
 		{"ca key", "ca_certificate", func(d *protocol.DirectoryConfig) {
 			d.CACertificate = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
 		}},

@@ -95,7 +95,12 @@ func RenderSSSD(cfg *protocol.DirectoryConfig) []byte {
 	b.WriteString("[pam]\n# Cached logins never expire: offline after one online login.\noffline_credentials_expiration = 0\n\n")
 	fmt.Fprintf(&b, "[domain/%s]\n", dom)
 	b.WriteString("id_provider = ldap\nauth_provider = krb5\nchpass_provider = krb5\n")
-	b.WriteString("# Who may log in to this laptop is decided by the tenant, not here.\naccess_provider = permit\n")
+	if len(cfg.LoginGroups) == 0 {
+		b.WriteString("# Every user of the tenant's directory may log in to this laptop.\naccess_provider = permit\n")
+	} else {
+		b.WriteString("# Only members of the tenant's login groups may log in to this laptop.\naccess_provider = simple\n")
+		fmt.Fprintf(&b, "simple_allow_groups = %s\n", strings.Join(cfg.LoginGroups, ", "))
+	}
 	b.WriteString("cache_credentials = true\nkrb5_store_password_if_offline = true\nenumerate = false\n\n")
 	fmt.Fprintf(&b, "ldap_uri = %s\n", strings.Join(cfg.LDAPURIs, ", "))
 	fmt.Fprintf(&b, "ldap_search_base = %s\n", cfg.BaseDN)

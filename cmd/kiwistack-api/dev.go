@@ -36,7 +36,7 @@ func devCmd(stdio cli.IO, logger **slog.Logger) *cobra.Command {
 				h.Prefix = p
 				o.Hub = &h
 			}
-			for _, f := range []string{"directory-ldap-uri", "directory-base-dn", "directory-realm", "directory-kdc", "directory-kpasswd", "directory-ca"} {
+			for _, f := range []string{"directory-ldap-uri", "directory-base-dn", "directory-realm", "directory-kdc", "directory-kpasswd", "directory-ca", "directory-login-group"} {
 				if cmd.Flags().Changed(f) {
 					o.Directory = &dir
 				}
@@ -72,6 +72,7 @@ func devCmd(stdio cli.IO, logger **slog.Logger) *cobra.Command {
 	cmd.Flags().StringSliceVar(&dir.KDCs, "directory-kdc", nil, "the realm's KDCs as laptops reach them through the tunnel, HOST[:PORT]")
 	cmd.Flags().StringSliceVar(&dir.KpasswdServers, "directory-kpasswd", nil, "the realm's password-change servers, HOST[:PORT] (default: the KDCs' hosts)")
 	cmd.Flags().StringVar(&dir.CAFile, "directory-ca", "", "PEM file of the CA that signs the LDAP servers' certificates")
+	cmd.Flags().StringSliceVar(&dir.LoginGroups, "directory-login-group", nil, "only members of this directory group may log in to laptops (repeatable; default: every directory user)")
 	cmd.Flags().StringVar(&fleet.URL, "fleet-url", "", "the tenant's Fleet server (https) that every agent configures fleetd with (docs/fleet.md)")
 	cmd.Flags().StringVar(&fleet.EnrollSecretFile, "fleet-enroll-secret-file", "", "file (0600, one line) holding the Fleet enroll secret")
 	cmd.Flags().StringVar(&fleet.CertificateFile, "fleet-certificate-file", "", "optional PEM of the CA of Fleet's server certificate")

@@ -44,7 +44,14 @@ type DirectoryConfig struct {
 	// CACertificate is the PEM of the CA (one or more certificates) that
 	// signs the LDAP servers' TLS certificates.
 	CACertificate string `json:"ca_certificate"`
+	// LoginGroups, when set, are the directory groups whose members may
+	// log in to the laptop (SSSD's simple access provider); every user of
+	// the directory may when empty. Optional within version 1.
+	LoginGroups []string `json:"login_groups,omitempty"`
 }
+
+// MaxLoginGroups bounds DirectoryConfig.LoginGroups.
+const MaxLoginGroups = 32
 
 var (
 	realmRE    = regexp.MustCompile(`^[A-Z0-9]([A-Z0-9.-]{0,253}[A-Z0-9])?$`)
@@ -75,6 +82,33 @@ func (d *DirectoryConfig) Validate() error {
 	}
 	if _, err := d.CACertificates(); err != nil {
 		return bad("ca_certificate", fmt.Errorf(": %w", err))
+	}
+	if err := ValidateLoginGroups(d.LoginGroups); err != nil {
+		return bad("login_groups", err)
+	}
+	return nil
+}
+
+// groupRE is a portable group name: what useradd and SSSD accept without
+// quoting, and nothing that could end a line or a list in sssd.conf.
+var groupRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]{0,63}$`)
+
+// ValidateLoginGroups checks DirectoryConfig.LoginGroups: at most
+// MaxLoginGroups distinct group names of letters, digits, '_', '.' and '-'
+// (not first). The error is a *FieldError.
+func ValidateLoginGroups(groups []string) error {
+	if len(groups) > MaxLoginGroups {
+		return fieldErr(-1, "%d groups, at most %d", len(groups), MaxLoginGroups)
+	}
+	seen := map[string]bool{}
+	for i, g := range groups {
+		if !groupRE.MatchString(g) {
+			return fieldErr(i, "%q is not a group name: letters, digits, '_', '.' and '-', at most 64, starting with a letter or '_'", g)
+		}
+		if seen[g] {
+			return fieldErr(i, "%q is named twice", g)
+		}
+		seen[g] = true
 	}
 	return nil
 }

@@ -25,6 +25,9 @@ type DirectoryConfig struct {
 	// CAFile is the PEM of the CA that signs the LDAP servers'
 	// certificates.
 	CAFile string
+	// LoginGroups are the groups whose members may log in to laptops
+	// (protocol.DirectoryConfig.LoginGroups); everyone when empty.
+	LoginGroups []string
 }
 
 // Load reads the CA file and returns the section as agents receive it,
@@ -35,7 +38,7 @@ func (d *DirectoryConfig) Load() (*protocol.DirectoryConfig, error) {
 		return nil, fmt.Errorf("reading directory.ca_file: %w", err)
 	}
 	pd := &protocol.DirectoryConfig{LDAPURIs: d.LDAPURIs, BaseDN: d.BaseDN, Realm: d.Realm,
-		KDCs: d.KDCs, KpasswdServers: d.KpasswdServers, CACertificate: string(ca)}
+		KDCs: d.KDCs, KpasswdServers: d.KpasswdServers, CACertificate: string(ca), LoginGroups: d.LoginGroups}
 	if err := pd.Validate(); err != nil {
 		return nil, fmt.Errorf("checking the directory section (CA from %s): %w", d.CAFile, err)
 	}
@@ -44,7 +47,7 @@ func (d *DirectoryConfig) Load() (*protocol.DirectoryConfig, error) {
 
 func (p *parser) directory(n *yaml.Node, path string) {
 	d := &DirectoryConfig{}
-	known := []string{"ldap_uris", "base_dn", "realm", "kdcs", "kpasswd_servers", "ca_file"}
+	known := []string{"ldap_uris", "base_dn", "realm", "kdcs", "kpasswd_servers", "ca_file", "login_groups"}
 	p.mapping(n, path, known, []string{"ldap_uris", "base_dn", "realm", "kdcs", "ca_file"}, func(key string, v *yaml.Node, path string) {
 		switch key {
 		case "ldap_uris":
@@ -65,6 +68,8 @@ func (p *parser) directory(n *yaml.Node, path string) {
 			}
 		case "ca_file":
 			d.CAFile = p.file(v, path)
+		case "login_groups":
+			d.LoginGroups = p.strList(v, path, protocol.ValidateLoginGroups)
 		}
 	})
 	p.c.Directory = d

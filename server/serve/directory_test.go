@@ -15,6 +15,7 @@ const directoryYAML = `directory:
   kdcs: [100.96.0.1]
   kpasswd_servers: ["100.96.0.1:464"]
   ca_file: directory-ca.pem
+  login_groups: [laptop-users, it_admins]
 `
 
 func TestParseConfigDirectory(t *testing.T) {
@@ -25,7 +26,8 @@ func TestParseConfigDirectory(t *testing.T) {
 	d := c.Directory
 	if d == nil || !slices.Equal(d.LDAPURIs, []string{"ldaps://100.96.0.1:636", "ldaps://ldap.acme.example"}) ||
 		d.BaseDN != "dc=acme,dc=example" || d.Realm != "ACME.EXAMPLE" || !slices.Equal(d.KDCs, []string{"100.96.0.1"}) ||
-		!slices.Equal(d.KpasswdServers, []string{"100.96.0.1:464"}) || d.CAFile != "directory-ca.pem" {
+		!slices.Equal(d.KpasswdServers, []string{"100.96.0.1:464"}) || d.CAFile != "directory-ca.pem" ||
+		!slices.Equal(d.LoginGroups, []string{"laptop-users", "it_admins"}) {
 		t.Fatalf("directory = %+v", d)
 	}
 	for name, tc := range map[string]struct{ yaml, want string }{
@@ -38,6 +40,8 @@ func TestParseConfigDirectory(t *testing.T) {
 		"base dn":       {"directory:\n  ldap_uris: [ldaps://a]\n  base_dn: dc=a,,x\n  realm: A\n  kdcs: [a]\n  ca_file: c\n", "14:12: directory.base_dn"},
 		"realm":         {"directory:\n  ldap_uris: [ldaps://a]\n  base_dn: dc=a\n  realm: acme\n  kdcs: [a]\n  ca_file: c\n", "directory.realm"},
 		"kdc":           {"directory:\n  ldap_uris: [ldaps://a]\n  base_dn: dc=a\n  realm: A\n  kdcs: [\"a:0\"]\n  ca_file: c\n", "directory.kdcs[0]"},
+		"login group":   {"directory:\n  ldap_uris: [ldaps://a]\n  base_dn: dc=a\n  realm: A\n  kdcs: [a]\n  ca_file: c\n  login_groups: [ok, \"bad, group\"]\n", "directory.login_groups[1]"},
+		"group twice":   {"directory:\n  ldap_uris: [ldaps://a]\n  base_dn: dc=a\n  realm: A\n  kdcs: [a]\n  ca_file: c\n  login_groups: [g, g]\n", "directory.login_groups[1]: \"g\" is named twice"},
 		"kdc number":    {"directory:\n  ldap_uris: [ldaps://a]\n  base_dn: dc=a\n  realm: A\n  kdcs: [88]\n  ca_file: c\n", "directory.kdcs[0]: want a non-empty string"},
 	} {
 		_, err := ParseConfig([]byte(minimal + tc.yaml))

@@ -54,6 +54,7 @@ const (
 	baseDN   = "dc=acme,dc=example"
 	alicePW  = "correct horse battery"
 	bobPW    = "bob's own password"
+	carolPW  = "carol is not a laptop user"
 	aliceUID = 10001
 	pamSvc   = "kiwistack-test"
 )
@@ -145,12 +146,16 @@ func TestDirectoryLogin(t *testing.T) {
 	kdc := krb5test.Start(t, krb5test.Options{Realm: realm, Netns: hubNS, Host: hubTunnel, Port: 88})
 	kdc.AddUser(t, "alice", alicePW)
 	kdc.AddUser(t, "bob", bobPW)
+	kdc.AddUser(t, "carol", carolPW)
 
 	// The laptop: the agent's controller configures SSSD from the
 	// directory section; a real sssd runs in a private mount namespace.
 	dc := protocol.DirectoryConfig{
 		LDAPURIs: []string{"ldaps://" + hubTunnel}, BaseDN: baseDN, Realm: realm,
 		KDCs: []string{hubTunnel}, KpasswdServers: []string{hubTunnel}, CACertificate: caPEM,
+		// Only the laptop-users group (alice, bob) may log in; carol is in
+		// the directory but not in it.
+		LoginGroups: []string{"laptop-users"},
 	}
 	lap := startLaptop(t, lapNS, dc)
 	st := lap.status
@@ -215,6 +220,16 @@ func TestDirectoryLogin(t *testing.T) {
 	}
 	if out, err := lap.run("wrong password\n", "pamtester", pamSvc, "alice", "authenticate"); err == nil {
 		t.Errorf("PAM login of alice with a wrong password succeeded:\n%s", out)
+	}
+	// carol's password is right, but she is not in a login group: the
+	// account check refuses her.
+	if out, err := lap.run(carolPW+"\n", "pamtester", pamSvc, "carol", "authenticate"); err != nil {
+		t.Errorf("carol's password was refused (the access check, not the password, must stop her): %v\n%s", err, out)
+	}
+	if out, err := lap.run(carolPW+"\n", "pamtester", pamSvc, "carol", "authenticate", "acct_mgmt"); err == nil {
+		t.Errorf("carol, outside the login groups, passed the account check:\n%s", out)
+	} else {
+		t.Logf("carol refused by the login groups: %s", strings.TrimSpace(out))
 	}
 
 	// The KDC goes down, the tunnel stays: alice's cached login works.
@@ -361,13 +376,33 @@ gecos: Bob Example
 homeDirectory: /home/bob
 loginShell: /bin/bash
 
+dn: uid=carol,ou=people,%[1]s
+objectClass: inetOrgPerson
+objectClass: posixAccount
+uid: carol
+cn: Carol Example
+sn: Example
+uidNumber: %[4]d
+gidNumber: 10000
+gecos: Carol Example
+homeDirectory: /home/carol
+loginShell: /bin/bash
+
 dn: cn=acme-users,ou=groups,%[1]s
 objectClass: posixGroup
 cn: acme-users
 gidNumber: 10000
 memberUid: alice
 memberUid: bob
-`, baseDN, aliceUID, aliceUID+1)
+memberUid: carol
+
+dn: cn=laptop-users,ou=groups,%[1]s
+objectClass: posixGroup
+cn: laptop-users
+gidNumber: 10001
+memberUid: alice
+memberUid: bob
+`, baseDN, aliceUID, aliceUID+1, aliceUID+2)
 	ldifPath := filepath.Join(dir, "users.ldif")
 	if err := os.WriteFile(ldifPath, []byte(ldif), 0o600); err != nil {
 		t.Fatal(err)
