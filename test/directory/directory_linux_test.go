@@ -529,7 +529,18 @@ func startLaptop(t *testing.T, ns string, dc protocol.DirectoryConfig) *laptop {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	// The overlays' upper and work layers live on a tmpfs of their own:
+	// overlayfs refuses an upper layer on overlayfs (a container's or a
+	// fresh-machine root's /tmp) with "invalid argument". Mounted here, it
+	// is seen by this process (which reads what the controller wrote) and
+	// by the helper's private mount namespace, made after it.
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "mode=0700"); err != nil {
+		t.Fatalf("tmpfs for the laptop's layers: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Unmount(dir, syscall.MNT_DETACH)
+		_ = os.RemoveAll(dir)
+	})
 	for _, m := range overlays {
 		for _, k := range []string{"upper", "work"} {
 			if err := os.MkdirAll(layer(dir, m, k), 0o755); err != nil {
