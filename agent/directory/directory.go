@@ -135,9 +135,12 @@ func (c *Controller) Reconcile(ctx context.Context) (time.Time, error) {
 		return time.Time{}, nil
 	}
 	cfg := c.o.Config()
-	if cfg == nil || cfg.Directory == nil {
-		c.set(status.Directory{State: StateNotConfigured, Message: "the tenant configuration names no directory"})
+	if cfg == nil {
+		c.set(status.Directory{State: StateNotConfigured, Message: "not enrolled"})
 		return time.Time{}, nil
+	}
+	if cfg.Directory == nil {
+		return c.unconfigure(ctx)
 	}
 	d := cfg.Directory
 	st := status.Directory{Realm: d.Realm, LDAPURIs: append([]string(nil), d.LDAPURIs...)}
@@ -187,6 +190,49 @@ func (c *Controller) Reconcile(ctx context.Context) (time.Time, error) {
 	}
 	c.set(st)
 	return next, nil
+}
+
+// unconfigure removes what an earlier reconcile wrote once the tenant's
+// configuration names no directory any more: sssd.conf (only when it is
+// the agent's, by its header), the directory CA and the krb5 snippet, then
+// restarts SSSD, which, with no domain, serves no directory user: directory
+// logins, cached ones included, end. NSS's and PAM's sss entries stay:
+// the distribution's packages add them too, and without a running sssd
+// they answer nothing. Nothing is done for a laptop that never had it.
+func (c *Controller) unconfigure(ctx context.Context) (time.Time, error) {
+	st := status.Directory{State: StateNotConfigured, Message: "the tenant configuration names no directory"}
+	b, err := os.ReadFile(c.path(SSSDConf))
+	if errors.Is(err, fs.ErrNotExist) || (err == nil && !bytes.HasPrefix(b, []byte(header))) {
+		c.set(st)
+		return time.Time{}, nil
+	}
+	if err != nil {
+		st.State, st.Message = StateError, fmt.Sprintf("reading %s: %v", SSSDConf, err)
+		c.set(st)
+		return time.Time{}, fmt.Errorf("reading %s: %w", SSSDConf, err)
+	}
+	var errs []error
+	for _, p := range []string{SSSDConf, CAFile, Krb5Snippet} {
+		if err := os.Remove(c.path(p)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("removing %s: %w", p, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		st.State, st.Message = StateError, err.Error()
+		c.set(st)
+		return time.Time{}, err
+	}
+	c.o.Logger.Info("the tenant removed its directory: the agent's SSSD configuration was removed")
+	st.Message = "the tenant removed its directory: the agent's SSSD configuration was removed, directory logins end"
+	if note, err := c.o.Service.Restart(ctx); err != nil {
+		st.State, st.Message = StateError, st.Message+"; restarting sssd: "+err.Error()
+		c.set(st)
+		return time.Time{}, fmt.Errorf("restarting sssd: %w", err)
+	} else if note != "" {
+		st.Message += "; " + note
+	}
+	c.set(st)
+	return time.Time{}, nil
 }
 
 // plan is what a reconcile writes.

@@ -335,14 +335,56 @@ func TestControllerSandbox(t *testing.T) {
 		t.Error("a bad section changed files")
 	}
 
-	// No directory section: not configured, the files stay.
+	// The tenant removes its directory: the agent's files go, SSSD is
+	// restarted (with no domain), NSS and PAM stay as the packages have them.
+	restarts := &countingService{}
+	c.o.Service = restarts
 	cfg = &protocol.AgentConfig{}
 	if _, err := c.Reconcile(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if st := c.Status(); st.State != StateNotConfigured {
+	if st := c.Status(); st.State != StateNotConfigured || !strings.Contains(st.Message, "removed") {
 		t.Errorf("status without a section = %+v", st)
 	}
+	for _, p := range []string{SSSDConf, CAFile, Krb5Snippet} {
+		if _, err := os.Stat(filepath.Join(root, p)); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s left behind after the directory was removed: %v", p, err)
+		}
+	}
+	if restarts.n != 1 {
+		t.Errorf("sssd restarted %d times after the removal, want 1", restarts.n)
+	}
+	// Again: nothing to remove, no restart.
+	if _, err := c.Reconcile(context.Background()); err != nil || restarts.n != 1 {
+		t.Errorf("a second pass without a section: %v, %d restarts", err, restarts.n)
+	}
+	// An sssd.conf that is not the agent's is never removed.
+	own := []byte("[sssd]\nservices = nss\n")
+	if err := os.WriteFile(filepath.Join(root, SSSDConf), own, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Reconcile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(root, SSSDConf)); err != nil || string(b) != string(own) {
+		t.Errorf("the machine's own sssd.conf was touched: %v %q", err, b)
+	}
+	// Not enrolled: nothing happens either.
+	cfg = nil
+	if _, err := c.Reconcile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, SSSDConf)); err != nil {
+		t.Errorf("not being enrolled removed sssd.conf: %v", err)
+	}
+}
+
+// countingService counts SSSD restarts.
+type countingService struct{ n int }
+
+func (s *countingService) Restart(context.Context) (string, error) {
+	s.n++
+	return "", nil
 }
 
 func TestControllerWithoutSSSD(t *testing.T) {
