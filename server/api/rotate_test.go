@@ -211,3 +211,18 @@ func (r *revokeRecorder) Retired() ([]*x509.Certificate, error) {
 		Retired() ([]*x509.Certificate, error)
 	}).Retired()
 }
+
+// plainCA hides the CA's rotation methods, as an external step-ca's client
+// (ca.Remote) has none.
+type plainCA struct{ CA }
+
+// TestRotateIntermediateExternalCA: with a CA the API cannot rotate, the
+// operation is refused before anyone signs, saying what to do instead.
+func TestRotateIntermediateExternalCA(t *testing.T) {
+	o := newOpsEnv(t, func(c *Config) { c.CA = plainCA{c.CA} })
+	doc := "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n"
+	code, body := o.request(t, protocol.OpRotateIntermediate, map[string]string{protocol.ParamDocumentSHA256: protocol.DocumentSHA256(doc)}, doc)
+	if code != http.StatusBadRequest || reasonOf(body) != ReasonOperationNotAvailable || !strings.Contains(string(body), "install the new intermediate in step-ca") {
+		t.Errorf("rotate_intermediate with an external CA: %d %s", code, body)
+	}
+}
