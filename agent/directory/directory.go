@@ -352,7 +352,7 @@ func (c *Controller) write(files []File) (int, error) {
 	n := 0
 	for _, f := range files {
 		p := c.path(f.Path)
-		if same(p, f) {
+		if atomicfile.Same(p, f.Content, fs.FileMode(f.Mode)) {
 			continue
 		}
 		dirMode := fs.FileMode(0o755)
@@ -368,15 +368,6 @@ func (c *Controller) write(files []File) (int, error) {
 		n++
 	}
 	return n, nil
-}
-
-func same(p string, f File) bool {
-	fi, err := os.Stat(p)
-	if err != nil || fi.Mode().Perm() != fs.FileMode(f.Mode) {
-		return false
-	}
-	b, err := os.ReadFile(p)
-	return err == nil && bytes.Equal(b, f.Content)
 }
 
 func (c *Controller) set(st status.Directory) {

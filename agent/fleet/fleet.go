@@ -1,7 +1,6 @@
 package fleet
 
 import (
-	"bytes"
 	"context"
 	"io/fs"
 	"log/slog"
@@ -169,7 +168,7 @@ func (c *Controller) write(files []File) (int, error) {
 	n := 0
 	for _, f := range files {
 		p := c.path(f.Path)
-		if same(p, f) {
+		if atomicfile.Same(p, f.Content, fs.FileMode(f.Mode)) {
 			continue
 		}
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -181,18 +180,6 @@ func (c *Controller) write(files []File) (int, error) {
 		n++
 	}
 	return n, nil
-}
-
-func same(p string, f File) bool {
-	fi, err := os.Stat(p)
-	if err != nil {
-		return false
-	}
-	if runtime.GOOS != "windows" && fi.Mode().Perm() != fs.FileMode(f.Mode) {
-		return false
-	}
-	b, err := os.ReadFile(p)
-	return err == nil && bytes.Equal(b, f.Content)
 }
 
 func (c *Controller) set(st status.Fleet) {

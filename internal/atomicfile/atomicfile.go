@@ -6,6 +6,7 @@
 package atomicfile
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -87,4 +88,19 @@ func syncDir(dir string) error {
 		return fmt.Errorf("syncing directory %s: %w", dir, err)
 	}
 	return nil
+}
+
+// Same reports whether path already holds exactly data with permissions
+// perm (permissions are not compared on Windows, which has none of its
+// own), so that a writer can skip a write that would change nothing.
+func Same(path string, data []byte, perm fs.FileMode) bool {
+	fi, err := os.Stat(path)
+	if err != nil || fi.Size() != int64(len(data)) {
+		return false
+	}
+	if runtime.GOOS != "windows" && fi.Mode().Perm() != perm.Perm() {
+		return false
+	}
+	b, err := os.ReadFile(path)
+	return err == nil && bytes.Equal(b, data)
 }

@@ -57,3 +57,22 @@ func TestWriteFileMissingDirectory(t *testing.T) {
 		t.Fatal("writing into a missing directory succeeded")
 	}
 }
+
+func TestSame(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f")
+	if Same(p, []byte("x"), 0o600) {
+		t.Error("a missing file is the same")
+	}
+	if err := WriteFile(p, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if !Same(p, []byte("x"), 0o600) {
+		t.Error("the written file is not the same")
+	}
+	if Same(p, []byte("y"), 0o600) || Same(p, []byte("xx"), 0o600) {
+		t.Error("other content is the same")
+	}
+	if runtime.GOOS != "windows" && Same(p, []byte("x"), 0o644) {
+		t.Error("other permissions are the same")
+	}
+}
