@@ -681,5 +681,11 @@ func runLaptop(specJSON string) error {
 			return fmt.Errorf("bind mount on %s: %w", m, err)
 		}
 	}
-	return syscall.Exec("/usr/sbin/sssd", []string{"sssd", "-i", "--logger=stderr", "-d", "2"}, os.Environ())
+	// KIWISTACK_SSSD_DEBUG raises sssd's debug level (shown when the test
+	// fails), e.g. 6 to see its LDAP and TLS steps.
+	level := os.Getenv("KIWISTACK_SSSD_DEBUG")
+	if level == "" {
+		level = "2"
+	}
+	return syscall.Exec("/usr/sbin/sssd", []string{"sssd", "-i", "--logger=stderr", "-d", level}, os.Environ())
 }
