@@ -610,11 +610,14 @@ func startLaptop(t *testing.T, ns string, dc protocol.DirectoryConfig) *laptop {
 }
 
 // run runs a program in the laptop's network and mount namespaces with
-// stdin, and returns its combined output.
+// stdin, and returns its combined output. It takes the helper's root and
+// working directory too (-r, -w): entering a mount namespace otherwise
+// sets the root to the namespace's own, which is not this process's
+// where the test runs in a chroot (a fresh-machine root).
 func (l *laptop) run(stdin, name string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	argv := append([]string{"-t", fmt.Sprint(l.pid), "-m", "-n", "--", name}, args...)
+	argv := append([]string{"-t", fmt.Sprint(l.pid), "-m", "-n", "-r", "-w", "--", name}, args...)
 	cmd := exec.CommandContext(ctx, "nsenter", argv...)
 	cmd.Stdin = strings.NewReader(stdin)
 	out, err := cmd.CombinedOutput()
