@@ -351,21 +351,17 @@ func (c *Controller) enablePAM(ctx context.Context) error {
 func (c *Controller) write(files []File) (int, error) {
 	n := 0
 	for _, f := range files {
-		p := c.path(f.Path)
-		if atomicfile.Same(p, f.Content, fs.FileMode(f.Mode)) {
-			continue
-		}
 		dirMode := fs.FileMode(0o755)
 		if filepath.Dir(f.Path) == "/etc/sssd" {
 			dirMode = 0o711
 		}
-		if err := os.MkdirAll(filepath.Dir(p), dirMode); err != nil {
+		wrote, err := atomicfile.Update(c.path(f.Path), f.Content, fs.FileMode(f.Mode), dirMode)
+		if err != nil {
 			return n, fmt.Errorf("writing %s: %w", f.Path, err)
 		}
-		if err := atomicfile.WriteFile(p, f.Content, fs.FileMode(f.Mode)); err != nil {
-			return n, fmt.Errorf("writing %s: %w", f.Path, err)
+		if wrote {
+			n++
 		}
-		n++
 	}
 	return n, nil
 }

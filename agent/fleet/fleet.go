@@ -167,17 +167,13 @@ func (c *Controller) Reconcile(ctx context.Context) (time.Time, error) {
 func (c *Controller) write(files []File) (int, error) {
 	n := 0
 	for _, f := range files {
-		p := c.path(f.Path)
-		if atomicfile.Same(p, f.Content, fs.FileMode(f.Mode)) {
-			continue
-		}
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		wrote, err := atomicfile.Update(c.path(f.Path), f.Content, fs.FileMode(f.Mode), 0o755)
+		if err != nil {
 			return n, err
 		}
-		if err := atomicfile.WriteFile(p, f.Content, fs.FileMode(f.Mode)); err != nil {
-			return n, err
+		if wrote {
+			n++
 		}
-		n++
 	}
 	return n, nil
 }

@@ -104,3 +104,19 @@ func Same(path string, data []byte, perm fs.FileMode) bool {
 	b, err := os.ReadFile(path)
 	return err == nil && bytes.Equal(b, data)
 }
+
+// Update writes data to path (WriteFile, its directory made with dirPerm
+// when missing) unless path already holds it with perm (Same), and
+// reports whether it wrote.
+func Update(path string, data []byte, perm, dirPerm fs.FileMode) (bool, error) {
+	if Same(path, data, perm) {
+		return false, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), dirPerm); err != nil {
+		return false, fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := WriteFile(path, data, perm); err != nil {
+		return false, err
+	}
+	return true, nil
+}

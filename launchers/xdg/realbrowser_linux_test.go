@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"image/png"
@@ -21,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kiwistack/endpoint/test/cdp"
 
 	"github.com/kiwistack/endpoint/launchers/catalog"
 	"github.com/kiwistack/endpoint/launchers/desktopentry"
@@ -48,57 +49,6 @@ func startGroup(t *testing.T, cmd *exec.Cmd) {
 	})
 }
 
-// devtools speaks the Chrome DevTools Protocol over --remote-debugging-pipe:
-// JSON messages ending in NUL, written to the browser's fd 3 and read from
-// its fd 4.
-type devtools struct {
-	w  *os.File
-	r  *os.File
-	br *bufio.Reader
-	id int
-}
-
-func (d *devtools) call(method string, params any, session string, deadline time.Time) (json.RawMessage, error) {
-	d.id++
-	msg := map[string]any{"id": d.id, "method": method, "params": params}
-	if session != "" {
-		msg["sessionId"] = session
-	}
-	b, err := json.Marshal(msg)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := d.w.Write(append(b, 0)); err != nil {
-		return nil, fmt.Errorf("writing %s: %w", method, err)
-	}
-	if err := d.r.SetReadDeadline(deadline); err != nil {
-		return nil, err
-	}
-	for {
-		line, err := d.br.ReadBytes(0)
-		if err != nil {
-			return nil, fmt.Errorf("reading the answer to %s: %w", method, err)
-		}
-		var resp struct {
-			ID     int             `json:"id"`
-			Result json.RawMessage `json:"result"`
-			Error  *struct {
-				Message string `json:"message"`
-			} `json:"error"`
-		}
-		if err := json.Unmarshal(line[:len(line)-1], &resp); err != nil {
-			return nil, err
-		}
-		if resp.ID != d.id {
-			continue // an event
-		}
-		if resp.Error != nil {
-			return nil, fmt.Errorf("%s: %s", method, resp.Error.Message)
-		}
-		return resp.Result, nil
-	}
-}
-
 // pageText collects the text of every node of chrome://policy, through the
 // shadow roots its elements draw in, one " | " between texts.
 const pageText = `(() => { const out = []; const walk = n => { if (n.shadowRoot) walk(n.shadowRoot);
@@ -110,59 +60,34 @@ const pageText = `(() => { const out = []; const walk = n => { if (n.shadowRoot)
 // chrome://policy page once the page has drawn its tables.
 func policyPage(t *testing.T, prefix []string) string {
 	t.Helper()
-	toBrowser, browserIn, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	browserOut, fromBrowser, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
 	args := append(append(append([]string(nil), prefix[1:]...), headless...), "--user-data-dir="+t.TempDir(), "--remote-debugging-pipe", "about:blank")
 	cmd := exec.Command(prefix[0], args...)
-	cmd.ExtraFiles = []*os.File{toBrowser, fromBrowser} // fd 3: the browser reads, fd 4: it writes
+	d, err := cdp.Pipe(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + t.TempDir()}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	startGroup(t, cmd)
-	toBrowser.Close()
-	fromBrowser.Close()
-	t.Cleanup(func() { browserIn.Close(); browserOut.Close() })
-	d := &devtools{w: browserIn, r: browserOut, br: bufio.NewReader(browserOut)}
+	d.Started()
+	t.Cleanup(d.Close)
 	deadline := time.Now().Add(60 * time.Second)
 	fail := func(err error) {
 		t.Helper()
 		t.Fatalf("%v\nChromium's stderr:\n%s", err, stderr.String())
 	}
-	res, err := d.call("Target.createTarget", map[string]any{"url": "chrome://policy"}, "", deadline)
+	session, err := d.NewPage("chrome://policy", deadline)
 	if err != nil {
-		fail(err)
-	}
-	var target struct{ TargetID string }
-	if err := json.Unmarshal(res, &target); err != nil {
-		fail(err)
-	}
-	res, err = d.call("Target.attachToTarget", map[string]any{"targetId": target.TargetID, "flatten": true}, "", deadline)
-	if err != nil {
-		fail(err)
-	}
-	var session struct{ SessionID string }
-	if err := json.Unmarshal(res, &session); err != nil {
 		fail(err)
 	}
 	for time.Now().Before(deadline) {
-		res, err := d.call("Runtime.evaluate", map[string]any{"expression": pageText, "returnByValue": true}, session.SessionID, deadline)
+		text, err := d.Evaluate(session, pageText, deadline)
 		if err != nil {
 			fail(err)
 		}
-		var v struct {
-			Result struct{ Value string }
-		}
-		if err := json.Unmarshal(res, &v); err != nil {
-			fail(err)
-		}
-		if strings.Contains(v.Result.Value, "AuthServerAllowlist |") {
-			return v.Result.Value
+		if strings.Contains(text, "AuthServerAllowlist |") {
+			return text
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

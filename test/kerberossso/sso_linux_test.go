@@ -1,7 +1,6 @@
 package kerberossso
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -28,6 +27,7 @@ import (
 	"github.com/kiwistack/endpoint/launchers/catalog"
 	"github.com/kiwistack/endpoint/launchers/chromium"
 	"github.com/kiwistack/endpoint/launchers/localstate"
+	"github.com/kiwistack/endpoint/test/cdp"
 	"github.com/kiwistack/endpoint/test/e2e"
 	"github.com/kiwistack/endpoint/test/krb5test"
 	"github.com/kiwistack/endpoint/test/pcsctest"
@@ -490,14 +490,6 @@ func (w *world) logSince(t *testing.T, mark int) string {
 // Local State.
 func (w *world) browse(t *testing.T, home, ccache, url string, closeBrowser bool) string {
 	t.Helper()
-	toBrowser, browserIn, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	browserOut, fromBrowser, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The mounts' paths are the shell's positional parameters, never part
 	// of its script.
 	args := []string{"netns", "exec", w.lap, w.unshare, "--mount", "--propagation", "private", "--", w.sh, "-c",
@@ -512,28 +504,28 @@ func (w *world) browse(t *testing.T, home, ccache, url string, closeBrowser bool
 		"--ignore-certificate-errors-spki-list="+w.spki)
 	args = append(args, chromium.AppArgs(url)...)
 	cmd := exec.Command("ip", args...)
-	cmd.ExtraFiles = []*os.File{toBrowser, fromBrowser} // fd 3: the browser reads, fd 4: it writes
+	d, err := cdp.Pipe(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + home, "KRB5CCNAME=FILE:" + ccache, "KRB5_CONFIG=" + w.krb5}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	exited := startGroup(t, cmd)
-	toBrowser.Close()
-	fromBrowser.Close()
-	t.Cleanup(func() { browserIn.Close(); browserOut.Close() })
-	d := &devtools{w: browserIn, r: browserOut, br: bufio.NewReader(browserOut)}
+	d.Started()
+	t.Cleanup(d.Close)
 	deadline := time.Now().Add(60 * time.Second)
 	fail := func(err error) {
 		t.Helper()
 		t.Fatalf("%v\nChromium's stderr:\n%s", err, stderr.String())
 	}
-	session, err := d.attachPage(url, deadline)
+	session, err := d.AttachPage(url, deadline)
 	if err != nil {
 		fail(err)
 	}
 	var text string
 	for time.Now().Before(deadline) {
-		res, err := d.call("Runtime.evaluate", map[string]any{"returnByValue": true,
-			"expression": `document.readyState + " | " + document.title + " | " + (document.body ? document.body.innerText : "")`}, session, deadline)
+		v, err := d.Evaluate(session, `document.readyState + " | " + document.title + " | " + (document.body ? document.body.innerText : "")`, deadline)
 		if err != nil && strings.Contains(err.Error(), "execution context") {
 			time.Sleep(200 * time.Millisecond) // between documents
 			continue
@@ -541,13 +533,7 @@ func (w *world) browse(t *testing.T, home, ccache, url string, closeBrowser bool
 		if err != nil {
 			fail(err)
 		}
-		var v struct {
-			Result struct{ Value string }
-		}
-		if err := json.Unmarshal(res, &v); err != nil {
-			fail(err)
-		}
-		text = v.Result.Value
+		text = v
 		if strings.HasPrefix(text, "complete | ") && (strings.Contains(text, "Hello") || strings.Contains(text, "Unauthorized")) {
 			break
 		}
@@ -557,7 +543,7 @@ func (w *world) browse(t *testing.T, home, ccache, url string, closeBrowser bool
 		fail(fmt.Errorf("%s did not load within a minute; last seen: %q", url, text))
 	}
 	if closeBrowser {
-		if _, err := d.call("Browser.close", map[string]any{}, "", deadline); err != nil {
+		if _, err := d.Call("Browser.close", map[string]any{}, "", deadline); err != nil {
 			fail(err)
 		}
 		select {
@@ -567,93 +553,6 @@ func (w *world) browse(t *testing.T, home, ccache, url string, closeBrowser bool
 		}
 	}
 	return text
-}
-
-// devtools speaks the Chrome DevTools Protocol over --remote-debugging-pipe:
-// JSON messages ending in NUL, written to the browser's fd 3 and read from
-// its fd 4.
-type devtools struct {
-	w  *os.File
-	r  *os.File
-	br *bufio.Reader
-	id int
-}
-
-func (d *devtools) call(method string, params any, session string, deadline time.Time) (json.RawMessage, error) {
-	d.id++
-	msg := map[string]any{"id": d.id, "method": method, "params": params}
-	if session != "" {
-		msg["sessionId"] = session
-	}
-	b, err := json.Marshal(msg)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := d.w.Write(append(b, 0)); err != nil {
-		return nil, fmt.Errorf("writing %s: %w", method, err)
-	}
-	if err := d.r.SetReadDeadline(deadline); err != nil {
-		return nil, err
-	}
-	for {
-		line, err := d.br.ReadBytes(0)
-		if err != nil {
-			return nil, fmt.Errorf("reading the answer to %s: %w", method, err)
-		}
-		var resp struct {
-			ID     int             `json:"id"`
-			Result json.RawMessage `json:"result"`
-			Error  *struct {
-				Message string `json:"message"`
-			} `json:"error"`
-		}
-		if err := json.Unmarshal(line[:len(line)-1], &resp); err != nil {
-			return nil, err
-		}
-		if resp.ID != d.id {
-			continue // an event
-		}
-		if resp.Error != nil {
-			return nil, fmt.Errorf("%s: %s", method, resp.Error.Message)
-		}
-		return resp.Result, nil
-	}
-}
-
-// attachPage waits for the window the browser opened on url and attaches
-// to it, returning the session.
-func (d *devtools) attachPage(url string, deadline time.Time) (string, error) {
-	var seen string
-	for time.Now().Before(deadline) {
-		res, err := d.call("Target.getTargets", map[string]any{}, "", deadline)
-		if err != nil {
-			return "", err
-		}
-		var targets struct {
-			TargetInfos []struct {
-				TargetID, Type, URL string
-			}
-		}
-		if err := json.Unmarshal(res, &targets); err != nil {
-			return "", err
-		}
-		seen = string(res)
-		for _, ti := range targets.TargetInfos {
-			if ti.Type == "page" && ti.URL == url {
-				res, err := d.call("Target.attachToTarget", map[string]any{"targetId": ti.TargetID, "flatten": true}, "", deadline)
-				if err != nil {
-					return "", err
-				}
-				var s struct{ SessionID string }
-				if err := json.Unmarshal(res, &s); err != nil {
-					return "", err
-				}
-				return s.SessionID, nil
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return "", fmt.Errorf("no window on %s within a minute; targets: %s", url, seen)
 }
 
 // serverCert writes a self-signed certificate for hosts and its key into
